@@ -1,0 +1,1 @@
+"""Shared fixtures: people in each role, an API client with a token, and the system actor."""
