@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import zoneinfo
 
 from django.conf import settings
@@ -246,7 +247,10 @@ class Weekday(models.IntegerChoices):
 
 
 class WorkingPeriod(models.Model):
-    """One stretch of working time on a weekday, in the calendar's time zone (09:00–12:00)."""
+    """One stretch of working time on a weekday, in the calendar's time zone (09:00–12:00).
+
+    An end of 00:00 is midnight at the end of the day, so 00:00–00:00 is the whole day.
+    """
 
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="periods")
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
@@ -258,7 +262,11 @@ class WorkingPeriod(models.Model):
         verbose_name = _("working period")
         verbose_name_plural = _("working periods")
         constraints = [
-            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="working_period_start_before_end"),
+            # An end of 00:00 means midnight at the end of the day (a full day is 00:00–00:00).
+            models.CheckConstraint(
+                condition=Q(start__lt=models.F("end")) | Q(end=datetime.time(0)),
+                name="working_period_start_before_end",
+            ),
             models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="working_period_weekday_range"),
         ]
 
@@ -379,6 +387,9 @@ class AuditChain(models.Model):
         default_permissions = ()
         constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_chain_single_row")]
 
+    def __str__(self) -> str:
+        return f"audit chain at #{self.seq}"
+
 
 class ApiToken(models.Model):
     """A bearer token for the API: it acts as its user, with exactly that user's permissions.
@@ -412,5 +423,8 @@ class WorkerHeartbeat(models.Model):
 
     class Meta:
         default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
 
 

@@ -1,0 +1,203 @@
+"""Demo organisations for trying Keel: ``keel demo --preset small|enterprise``.
+
+*small* is the seed's small company (S9): one coordinator who is agent, team lead and change
+manager at once, one team, one calendar. *enterprise* has several departments, teams with an
+escalation chain, calendars in two time zones, and people who work in English or Chinese.
+Everything is created through the same actions as real data, so it is audited like real data.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from keel.core import actions
+from keel.core.models import Language, User
+from keel.core.roles import Role
+
+DEMO_PASSWORD = "keel-demo-2026"  # noqa: S105  (a published demo password, by design)
+
+WEEKDAYS = range(5)
+OFFICE_HOURS = [(d, time(9), time(18)) for d in WEEKDAYS]
+CHINA_OFFICE_HOURS = [p for d in WEEKDAYS for p in ((d, time(9), time(12)), (d, time(13), time(18)))]
+
+# username, name, roles, language, what the log-in is for
+SMALL_PEOPLE = [
+    ("admin", "Alex Admin", [Role.ADMINISTRATOR], Language.ENGLISH, "administrator"),
+    (
+        "coordinator",
+        "Sam Coordinator",
+        [Role.AGENT, Role.TEAM_LEAD, Role.CHANGE_MANAGER],
+        Language.ENGLISH,
+        "the IT coordinator: agent, team lead and change manager",
+    ),
+    ("alice", "Alice Brown", [Role.REQUESTER], Language.ENGLISH, "an employee who reports faults"),
+    ("wangfang", "王芳", [Role.REQUESTER], Language.CHINESE, "员工（中文界面）"),
+]
+
+ENTERPRISE_PEOPLE = [
+    ("admin", "Alex Admin", [Role.ADMINISTRATOR], Language.ENGLISH, "administrator", None),
+    ("emma", "Emma Clark", [Role.AGENT], Language.ENGLISH, "service-desk agent", None),
+    ("lina", "李娜", [Role.AGENT], Language.CHINESE, "服务台坐席", None),
+    ("omar", "Omar Haddad", [Role.AGENT, Role.TEAM_LEAD], Language.ENGLISH, "team lead, service desk", None),
+    ("zhangwei", "张伟", [Role.AGENT, Role.TEAM_LEAD], Language.CHINESE, "网络与基础设施组长", None),
+    ("priya", "Priya Nair", [Role.AGENT], Language.ENGLISH, "desktop support engineer", None),
+    ("chenjie", "陈杰", [Role.CHANGE_MANAGER], Language.CHINESE, "变更经理", None),
+    ("sofia", "Sofia Rossi", [Role.SERVICE_OWNER], Language.ENGLISH, "service owner", None),
+    ("audrey", "Audrey Martin", [Role.AUDITOR], Language.ENGLISH, "internal auditor", None),
+    ("liuyang", "刘洋", [Role.REQUESTER], Language.CHINESE, "财务部经理（部门经理）", "finance"),
+    ("zhaomin", "赵敏", [Role.REQUESTER], Language.CHINESE, "财务部员工", "finance"),
+    ("james", "James Wilson", [Role.REQUESTER], Language.ENGLISH, "sales employee", "sales"),
+    ("anna", "Anna Schmidt", [Role.REQUESTER], Language.ENGLISH, "HR employee", "hr"),
+]
+
+PRESETS = ("small", "enterprise")
+
+
+def existing_logins() -> list[tuple[str, str, str]]:
+    """The demo log-ins present in this database, for the start-up banner."""
+    people = {p[0]: p[4] for p in SMALL_PEOPLE} | {p[0]: p[4] for p in ENTERPRISE_PEOPLE}
+    try:
+        found = set(User.objects.filter(username__in=people, is_active=True).values_list("username", flat=True))
+    except Exception:  # no tables yet: nothing to show
+        return []
+    return [(u, DEMO_PASSWORD, people[u]) for u in people if u in found]
+
+
+def has_people() -> bool:
+    return User.objects.filter(is_system=False).exists()
+
+
+def _load_holidays(calendar: Any, actor: User, country: str) -> None:
+    from keel.core.calendars import load_public_holidays
+
+    year = timezone.now().year
+    load_public_holidays(calendar=calendar, actor=actor, country=country, years=[year, year + 1])
+
+
+def _person(actor: User, username: str, name: str, roles: list[Role], language: str, **extra: Any) -> User:
+    return actions.create_user(
+        actor=actor,
+        username=username,
+        name=name,
+        email=f"{username}@example.com",
+        password=DEMO_PASSWORD,
+        roles=[r.value for r in roles],
+        language=language,
+        **extra,
+    )
+
+
+@transaction.atomic
+def load_small() -> None:
+    actor = actions.system_user()
+    calendar = actions.create_calendar(
+        actor=actor, name="Office hours", time_zone="Asia/Shanghai", periods=CHINA_OFFICE_HOURS, country="CN"
+    )
+    _load_holidays(calendar, actor, "CN")
+    organisation = actions.create_organisation(
+        actor=actor, name="Lakeside Trading", code="lakeside", time_zone="Asia/Shanghai", calendar=calendar
+    )
+    office = actions.create_department(actor=actor, organisation=organisation, name="Office", code="office")
+    people = {
+        username: _person(actor, username, name, roles, lang, department=office, time_zone="Asia/Shanghai")
+        for username, name, roles, lang, _what in SMALL_PEOPLE
+    }
+    actions.create_team(
+        actor=actor,
+        name="IT",
+        code="it",
+        lead=people["coordinator"],
+        email="it@example.com",
+        description="Everything IT: faults, requests and changes.",
+        calendar=calendar,
+    )
+
+
+@transaction.atomic
+def load_enterprise() -> None:
+    actor = actions.system_user()
+    shanghai = actions.create_calendar(
+        actor=actor,
+        name="Shanghai office",
+        time_zone="Asia/Shanghai",
+        periods=CHINA_OFFICE_HOURS,
+        country="CN",
+        description="上海办公室工作时间（含法定节假日与调休工作日）",
+    )
+    _load_holidays(shanghai, actor, "CN")
+    london = actions.create_calendar(
+        actor=actor, name="London office", time_zone="Europe/London", periods=OFFICE_HOURS, country="GB"
+    )
+    _load_holidays(london, actor, "GB")
+    extended = actions.create_calendar(
+        actor=actor,
+        name="Extended support",
+        time_zone="Asia/Shanghai",
+        periods=[(d, time(7), time(22)) for d in range(7)],
+        description="Seven days a week, 07:00–22:00.",
+    )
+    around_the_clock = actions.create_calendar(
+        actor=actor,
+        name="24×7",
+        time_zone="UTC",
+        periods=[(d, time(0), time(0)) for d in range(7)],
+        description="Around the clock, every day: for the data centre and the network.",
+    )
+    organisation = actions.create_organisation(
+        actor=actor, name="Northwind Group", code="northwind", time_zone="Asia/Shanghai", calendar=shanghai
+    )
+    departments = {
+        code: actions.create_department(actor=actor, organisation=organisation, name=name, code=code)
+        for code, name in [
+            ("finance", "财务部 Finance"),
+            ("sales", "Sales"),
+            ("hr", "Human Resources"),
+            ("operations", "运营部 Operations"),
+            ("it", "IT"),
+        ]
+    }
+    people: dict[str, User] = {}
+    for username, name, roles, lang, _what, dept in ENTERPRISE_PEOPLE:
+        zone = "Asia/Shanghai" if lang == Language.CHINESE else "Europe/London"
+        people[username] = _person(
+            actor, username, name, roles, lang, department=departments[dept or "it"], time_zone=zone
+        )
+    actions.set_department_manager(actor=actor, department=departments["finance"], manager=people["liuyang"])
+    infrastructure = actions.create_team(
+        actor=actor,
+        name="Network & Infrastructure",
+        code="infra",
+        lead=people["zhangwei"],
+        email="infra@example.com",
+        calendar=around_the_clock,
+    )
+    desktop = actions.create_team(
+        actor=actor,
+        name="Desktop Support",
+        code="desktop",
+        lead=people["priya"],
+        email="desktop@example.com",
+        calendar=london,
+        next_level=infrastructure,
+    )
+    actions.create_team(
+        actor=actor,
+        name="Service Desk",
+        code="desk",
+        lead=people["omar"],
+        members=[people["emma"], people["lina"]],
+        email="servicedesk@example.com",
+        description="First line: every call, e-mail and portal report starts here.",
+        calendar=extended,
+        next_level=desktop,
+    )
+
+
+def load(preset: str) -> None:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose {' or '.join(PRESETS)}")
+    (load_small if preset == "small" else load_enterprise)()

@@ -1,0 +1,90 @@
+"""Run Keel's web server (gunicorn) with sane defaults, and optionally one background worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+def default_workers(vendor: str) -> int:
+    cores = os.cpu_count() or 1
+    # SQLite has one writer at a time: more processes only queue on its lock.
+    return 2 if vendor == "sqlite" else 2 * cores + 1
+
+
+class Command(BaseCommand):
+    help = "Serve Keel with gunicorn (and, with --worker, one background worker beside it)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("KEEL_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=settings.KEEL_PORT)
+        parser.add_argument("--workers", type=int, default=None, help="web processes")
+        parser.add_argument("--threads", type=int, default=4, help="threads per web process")
+        parser.add_argument("--worker", action="store_true", help="also start one background worker")
+        parser.add_argument("--access-log", action="store_true", help="log every request")
+
+    def handle(self, *args, **options):
+        from django.db import connection
+        from gunicorn.app.base import BaseApplication
+
+        from keel.wsgi import application
+
+        workers = options["workers"] or default_workers(connection.vendor)
+        if workers < 1 or options["threads"] < 1:
+            raise CommandError("--workers and --threads must be at least 1")
+        bind = f"{options['host']}:{options['port']}"
+        gunicorn_options = {
+            "bind": bind,
+            "workers": workers,
+            "threads": options["threads"],
+            "worker_class": "gthread",
+            "timeout": 60,
+            "graceful_timeout": 20,
+            "keepalive": 5,
+            "accesslog": "-" if options["access_log"] else None,
+            "errorlog": "-",
+            "loglevel": "info",
+            "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108 (gunicorn heartbeat files, in memory)
+        }
+
+        class KeelServer(BaseApplication):
+            def load_config(self):
+                for key, value in gunicorn_options.items():
+                    if value is not None:
+                        self.cfg.set(key, value)
+
+            def load(self):
+                return application
+
+        worker_process = None
+        if options["worker"]:
+            worker_process = subprocess.Popen([sys.executable, "-m", "keel", "worker"])
+        self.stdout.write(self.banner(bind))
+        connection.close()
+        try:
+            KeelServer().run()
+        finally:
+            if worker_process is not None and worker_process.poll() is None:
+                worker_process.send_signal(signal.SIGTERM)
+                try:
+                    worker_process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker_process.kill()
+
+    def banner(self, bind: str) -> str:
+        from keel.core import demo
+
+        host, port = bind.rsplit(":", 1)
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+        lines = ["", f"Keel is running at http://{shown}:{port}/", f"API docs: http://{shown}:{port}/api/docs"]
+        logins = demo.existing_logins()
+        if logins:
+            lines.append("Demo log-ins (user name / password):")
+            lines += [f"  {username:<12} {password}   {what}" for username, password, what in logins]
+        lines.append("Press Ctrl-C to stop.\n")
+        return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Test support shared by every app (pytest plugins); never imported by running code."""
