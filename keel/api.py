@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from keel.core import tokens
 from keel.core.errors import DomainError
@@ -28,11 +29,20 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # CSRF is checked in authenticate(), and only for a signed-in session: a script with a
+        # bearer token and no session must not be refused for lacking a CSRF token.
+        return request.COOKIES.get(self.param_name)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return None  # the token decides, not a session cookie the client happens to send
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not user.is_system:
-            return user
-        return None
+        if key is None or user is None or not user.is_authenticated or user.is_system:
+            return None
+        if self.csrf and not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise HttpError(403, _("CSRF check failed: send the X-CSRFToken header."))
+        return user
 
 
 class TokenAuth(HttpBearer):
@@ -56,8 +66,9 @@ def _field_of(loc: list[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in _LOCATIONS:
         location = parts.pop(0)
-        # Body schemas are nested under the handler's parameter name: ("body", "payload", "email").
-        if location in {"body", "form"} and len(parts) > 1:
+        # Body schemas are nested under the handler's parameter name: ("body", "payload", "email");
+        # ("body", "payload") alone means the body itself is missing, so it is reported as "body".
+        if location in {"body", "form"} and parts:
             parts.pop(0)
     return ".".join(parts) or "body"
 
@@ -84,8 +95,12 @@ api = NinjaAPI(
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [(_field_of(list(e.get("loc", []))), _message_of(e)) for e in exc.errors]
     if any(e.get("type") == "json_invalid" for e in exc.errors):
-        return api.create_response(request, error_body(_("The request body is not valid JSON."), errors), status=400)
-    return api.create_response(request, error_body(_("Some fields are not valid."), errors), status=422)
+        return api.create_response(
+            request, error_body(_("The request body is not valid JSON."), errors), status=400
+        )
+    return api.create_response(
+        request, error_body(_("Some fields are not valid."), errors), status=422
+    )
 
 
 @api.exception_handler(AuthenticationError)
@@ -101,12 +116,17 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return api.create_response(request, error_body(exc.message), status=exc.status_code)
+    message = exc.message
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        message = _("The request body is not valid JSON.")
+    return api.create_response(request, error_body(message), status=exc.status_code)
 
 
 @api.exception_handler(PermissionDenied)
 def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return api.create_response(request, error_body(_("You do not have permission to do this.")), status=403)
+    return api.create_response(
+        request, error_body(_("You do not have permission to do this.")), status=403
+    )
 
 
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:

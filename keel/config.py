@@ -7,6 +7,7 @@ without importing Django's settings. ``keel.settings`` calls :func:`load` once.
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,9 @@ def parse_time_zone(env: Mapping[str, str], name: str = "KEEL_TIME_ZONE") -> str
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}: unknown time zone {raw!r} (use an IANA name such as Asia/Shanghai)") from None
+        raise ConfigError(
+            f"{name}: unknown time zone {raw!r} (use an IANA name such as Asia/Shanghai)"
+        ) from None
     return raw
 
 
@@ -96,7 +99,7 @@ def parse_database(env: Mapping[str, str], base_dir: Path, var_dir: Path) -> dic
         # A relative SQLite path is relative to the project folder, not to wherever keel runs.
         raw = f"sqlite:///{base_dir / raw.removeprefix('sqlite:///')}"
     try:
-        db = dj_database_url.parse(raw)
+        db: dict[str, Any] = dict(dj_database_url.parse(raw))
     except Exception as exc:
         raise ConfigError(f"DATABASE_URL: cannot be read ({exc})") from None
     engine = db.get("ENGINE", "")
@@ -137,17 +140,22 @@ def parse_email(env: Mapping[str, str]) -> dict[str, Any]:
             f"KEEL_EMAIL_URL: use smtp://user:password@host:port (or smtps://, submission://) or console:; got scheme {scheme!r}"
         )
     try:
-        parsed = dj_email_url.parse(raw)
+        with warnings.catch_warnings():
+            # dj-email-url reads smtps:// as STARTTLS and warns; Keel reads it as TLS on 465.
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = dj_email_url.parse(raw)
     except Exception as exc:
         raise ConfigError(f"KEEL_EMAIL_URL: cannot be read ({exc})") from None
+    use_ssl = scheme == "smtps" or bool(parsed["EMAIL_USE_SSL"])
+    default_port = 465 if use_ssl else 587 if scheme in {"submission", "submit"} else 25
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": parsed["EMAIL_HOST"],
-        "EMAIL_PORT": parsed["EMAIL_PORT"],
+        "EMAIL_HOST": parsed["EMAIL_HOST"] or "localhost",
+        "EMAIL_PORT": parsed["EMAIL_PORT"] or default_port,
         "EMAIL_HOST_USER": parsed["EMAIL_HOST_USER"] or "",
         "EMAIL_HOST_PASSWORD": parsed["EMAIL_HOST_PASSWORD"] or "",
-        "EMAIL_USE_TLS": bool(parsed["EMAIL_USE_TLS"]),
-        "EMAIL_USE_SSL": bool(parsed["EMAIL_USE_SSL"]),
+        "EMAIL_USE_TLS": bool(parsed["EMAIL_USE_TLS"]) and not use_ssl,
+        "EMAIL_USE_SSL": use_ssl,
         "EMAIL_TIMEOUT": parse_int(env, "KEEL_EMAIL_TIMEOUT", 20, low=1, high=300),
     }
 
@@ -216,7 +224,11 @@ def check_production(config: Config, env: Mapping[str, str]) -> None:
     secret = config.secret_key
     if config.secret_key_generated or not secret:
         problems.append("KEEL_SECRET_KEY must be set in production (a long random string)")
-    elif secret.startswith(INSECURE_PREFIX) or len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 5:
+    elif (
+        secret.startswith(INSECURE_PREFIX)
+        or len(secret) < MIN_SECRET_LENGTH
+        or len(set(secret)) < 5
+    ):
         problems.append(
             f"KEEL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters"
         )

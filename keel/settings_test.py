@@ -6,8 +6,8 @@ import os
 
 os.environ.setdefault("KEEL_VAR_DIR", "var/test")
 
-from keel.settings import *  # noqa: E402, F403
-from keel.settings import DATABASES, HUEY, VAR_DIR  # noqa: E402
+from keel.settings import *  # noqa: F403
+from keel.settings import DATABASES, HUEY, STATIC_ROOT, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HUEY = {**HUEY, "huey_class": "huey.MemoryHuey", "immediate": True}
@@ -19,6 +19,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 AXES_ENABLED = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

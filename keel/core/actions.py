@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from keel.core import audit, tokens
+from keel.core import audit, calendars, tokens
+from keel.core.calendar import CalendarSpec
 from keel.core.errors import Conflict, FieldError
 from keel.core.models import (
     ApiToken,
@@ -90,6 +92,15 @@ def _validate_profile(
             errors.append(("time_zone", _("Unknown time zone; use a name such as Asia/Shanghai.")))
 
 
+def _is_valid_username(username: str) -> bool:
+    """The rule the API schema and the sign-in form apply (letters, digits and @.+-_)."""
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        return False
+    return True
+
+
 @transaction.atomic
 def create_user(
     *,
@@ -118,6 +129,8 @@ def create_user(
         errors.append(("username", _("This field is required.")))
     elif len(username) > 150:
         errors.append(("username", _("Use at most 150 characters.")))
+    elif not _is_valid_username(username):
+        errors.append(("username", _("Use only letters, digits and @ . + - _ (no spaces).")))
     elif User.objects.filter(username__iexact=username).exists():
         raise Conflict(
             _("A user named %(username)s already exists.") % {"username": username},
@@ -276,7 +289,8 @@ def _require_team_manager(actor: User, team: Team) -> None:
     from keel.core.permissions import has_role
 
     if not has_role(actor, Role.ADMINISTRATOR):
-        raise FieldError("team", _("Only the team lead or an administrator can change this team."))
+        # Forbidden (403), not invalid: another team's lead may not change this team.
+        raise PermissionDenied(_("Only the team lead or an administrator can change this team."))
 
 
 @transaction.atomic
@@ -390,18 +404,11 @@ def create_calendar(
     except ValidationError:
         errors.append(("time_zone", _("Unknown time zone; use a name such as Asia/Shanghai.")))
     period_list = list(periods)
-    by_day: dict[int, list[tuple[Any, Any]]] = {}
-    for weekday, start, end in period_list:
-        if not 0 <= weekday <= 6:
-            errors.append(("periods", _("Weekday must be 0 (Monday) to 6 (Sunday).")))
-        elif start >= end:
-            errors.append(("periods", _("Each working period must start before it ends.")))
-        by_day.setdefault(weekday, []).append((start, end))
-    for spans in by_day.values():
-        spans.sort()
-        if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
-            errors.append(("periods", _("Working periods on the same day must not overlap.")))
-            break
+    if not errors:
+        try:
+            CalendarSpec.from_periods(time_zone, period_list)
+        except ValueError as exc:
+            errors.append(("periods", str(exc)))
     if errors:
         raise FieldError(errors=errors)
     calendar = BusinessCalendar.objects.create(
@@ -410,6 +417,7 @@ def create_calendar(
     WorkingPeriod.objects.bulk_create(
         [WorkingPeriod(calendar=calendar, weekday=d, start=s, end=e) for d, s, e in period_list]
     )
+    transaction.on_commit(partial(calendars.invalidate, calendar.pk))
     audit.record(
         actor,
         "calendar.created",
@@ -451,3 +459,22 @@ def create_organisation(
         changes={"name": [None, name], "time_zone": [None, time_zone]},
     )
     return organisation
+
+
+@transaction.atomic
+def set_department_manager(
+    *, actor: User, department: Department, manager: User | None
+) -> Department:
+    """Name the person who manages a department; they see its members' records."""
+    require(actor, "core.change_department")
+    before = department.manager_id
+    if before != getattr(manager, "pk", None):
+        department.manager = manager
+        department.save(update_fields=["manager"])
+        audit.record(
+            actor,
+            "department.manager_changed",
+            department,
+            changes={"manager": [before, department.manager_id]},
+        )
+    return department

@@ -34,7 +34,11 @@ class AuditedAdmin(admin.ModelAdmin):
             before = {}
             if change and form.changed_data:
                 original = type(obj).objects.filter(pk=obj.pk).first()
-                before = {f: _value(getattr(original, f, None)) for f in form.changed_data if hasattr(original, f)}
+                before = {
+                    f: _value(getattr(original, f, None))
+                    for f in form.changed_data
+                    if hasattr(original, f)
+                }
             super().save_model(request, obj, form, change)
             changes = {
                 f: [before.get(f), _value(getattr(obj, f, None))]
@@ -44,7 +48,9 @@ class AuditedAdmin(admin.ModelAdmin):
             if "password" in form.changed_data:
                 changes["password"] = ["***", "***"]
             action = f"{obj._meta.model_name}.{'updated' if change else 'created'}"
-            audit.record(request.user, action, obj, changes=changes, reason=_("changed in the admin"))
+            audit.record(
+                request.user, action, obj, changes=changes, reason=_("changed in the admin")
+            )
 
     def save_related(self, request, form, formsets, change):
         with transaction.atomic():
@@ -61,13 +67,23 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            audit.record(request.user, f"{obj._meta.model_name}.deleted", obj, reason=_("deleted in the admin"))
+            audit.record(
+                request.user,
+                f"{obj._meta.model_name}.deleted",
+                obj,
+                reason=_("deleted in the admin"),
+            )
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             for obj in queryset:
-                audit.record(request.user, f"{obj._meta.model_name}.deleted", obj, reason=_("deleted in the admin"))
+                audit.record(
+                    request.user,
+                    f"{obj._meta.model_name}.deleted",
+                    obj,
+                    reason=_("deleted in the admin"),
+                )
             super().delete_queryset(request, queryset)
 
 
@@ -86,12 +102,38 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     autocomplete_fields = ["department", "manager"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
-        (_("Person"), {"fields": ["name", "email", "phone", "language", "time_zone", "department", "manager"]}),
+        (
+            _("Person"),
+            {
+                "fields": [
+                    "name",
+                    "email",
+                    "phone",
+                    "language",
+                    "time_zone",
+                    "department",
+                    "manager",
+                ]
+            },
+        ),
         (_("Roles"), {"fields": ["is_active", "groups", "is_staff", "is_superuser"]}),
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
-        (None, {"fields": ["username", "name", "email", "password1", "password2", "groups", "department"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "username",
+                    "name",
+                    "email",
+                    "password1",
+                    "password2",
+                    "groups",
+                    "department",
+                ]
+            },
+        ),
     ]
     readonly_fields = ["last_login", "date_joined"]
     inlines = [TeamMembershipInline]
@@ -143,7 +185,15 @@ class BusinessCalendarAdmin(AuditedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(AuditedAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "user",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_select_related = ["user"]
     readonly_fields = ["user", "prefix", "created_at", "last_used_at"]
     exclude = ["key_hash"]

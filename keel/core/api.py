@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 import keel
@@ -49,7 +49,9 @@ def _many(model, pks: list[int], field: str) -> list:
     found = {o.pk: o for o in model.objects.filter(pk__in=pks)}
     missing = [pk for pk in pks if pk not in found]
     if missing:
-        raise FieldError(field, f"No {model._meta.verbose_name} with id {', '.join(map(str, missing))}.")
+        raise FieldError(
+            field, f"No {model._meta.verbose_name} with id {', '.join(map(str, missing))}."
+        )
     return [found[pk] for pk in pks]
 
 
@@ -65,7 +67,7 @@ def health(request: HttpRequest):
         "database": {"ok": db_ok, "detail": db_detail},
         "worker": {"ok": worker_ok, "detail": worker_detail},
     }
-    return (200 if db_ok else 503), body
+    return Status(200 if db_ok else 503, body)
 
 
 @router.get("/me", response=UserOut)
@@ -82,7 +84,11 @@ def update_me(request: HttpRequest, payload: ProfileIn):
 @router.get("/users", response=list[UserOut])
 @paginate(LimitOffsetPagination)
 def list_users(
-    request: HttpRequest, q: str = "", team: int | None = None, department: int | None = None, role: str = ""
+    request: HttpRequest,
+    q: str = "",
+    team: int | None = None,
+    department: int | None = None,
+    role: str = "",
 ):
     return queries.users_for(request.user, q=q, team=team, department=department, role=role)
 
@@ -110,7 +116,7 @@ def create_user(request: HttpRequest, payload: UserIn):
         time_zone=payload.time_zone,
         manager=_one(User, payload.manager, "manager"),
     )
-    return 201, queries.user_for(request.user, user.pk)
+    return Status(201, queries.user_for(request.user, user.pk))
 
 
 @router.patch("/users/{user_id}", response=UserOut)
@@ -131,16 +137,19 @@ def update_user(request: HttpRequest, user_id: int, payload: UserUpdateIn):
 
 @router.get("/roles", response=list[str])
 def list_roles(request: HttpRequest):
+    require(request.user, "core.view_user")
     return list(Group.objects.order_by("name").values_list("name", flat=True))
 
 
 @router.get("/teams", response=list[TeamOut], tags=["teams"])
 def list_teams(request: HttpRequest):
+    require(request.user, "core.view_team")
     return queries.teams()
 
 
 @router.get("/teams/{team_id}", response=TeamOut, tags=["teams"])
 def get_team(request: HttpRequest, team_id: int):
+    require(request.user, "core.view_team")
     return get_object_or_404(queries.teams(), pk=team_id)
 
 
@@ -160,32 +169,37 @@ def create_team(request: HttpRequest, payload: TeamIn):
         calendar=_one(BusinessCalendar, payload.calendar, "calendar"),
         next_level=_one(Team, payload.next_level, "next_level"),
     )
-    return 201, get_object_or_404(queries.teams(), pk=team.pk)
+    return Status(201, get_object_or_404(queries.teams(), pk=team.pk))
 
 
 @router.post("/teams/{team_id}/members", response={201: TeamOut}, tags=["teams"])
 def add_member(request: HttpRequest, team_id: int, payload: MemberIn):
     team = get_object_or_404(Team, pk=team_id)
     actions.add_team_member(actor=request.user, team=team, user=_one(User, payload.user, "user"))
-    return 201, get_object_or_404(queries.teams(), pk=team_id)
+    return Status(201, get_object_or_404(queries.teams(), pk=team_id))
 
 
 @router.delete("/teams/{team_id}/members/{user_id}", response={204: None}, tags=["teams"])
 def remove_member(request: HttpRequest, team_id: int, user_id: int):
     team = get_object_or_404(Team, pk=team_id)
-    actions.remove_team_member(actor=request.user, team=team, user=get_object_or_404(User, pk=user_id))
-    return 204, None
+    actions.remove_team_member(
+        actor=request.user, team=team, user=get_object_or_404(User, pk=user_id)
+    )
+    return Status(204, None)
 
 
 @router.get("/departments", response=list[DepartmentOut], tags=["organisation"])
 def list_departments(request: HttpRequest):
+    require(request.user, "core.view_department")
     return queries.departments()
 
 
 @router.post("/departments", response={201: DepartmentOut}, tags=["organisation"])
 def create_department(request: HttpRequest, payload: DepartmentIn):
     require(request.user, "core.add_department")
-    organisation = _one(Organisation, payload.organisation, "organisation") or Organisation.objects.first()
+    organisation = (
+        _one(Organisation, payload.organisation, "organisation") or Organisation.objects.first()
+    )
     if organisation is None:
         raise FieldError("organisation", "Create an organisation first.")
     department = actions.create_department(
@@ -196,16 +210,18 @@ def create_department(request: HttpRequest, payload: DepartmentIn):
         parent=_one(Department, payload.parent, "parent"),
         manager=_one(User, payload.manager, "manager"),
     )
-    return 201, department
+    return Status(201, department)
 
 
 @router.get("/calendars", response=list[CalendarOut], tags=["calendars"])
 def list_calendars(request: HttpRequest):
+    require(request.user, "core.view_businesscalendar")
     return queries.calendars()
 
 
 @router.get("/calendars/{calendar_id}", response=CalendarDetailOut, tags=["calendars"])
 def get_calendar(request: HttpRequest, calendar_id: int):
+    require(request.user, "core.view_businesscalendar")
     return get_object_or_404(queries.calendars().prefetch_related("days"), pk=calendar_id)
 
 
@@ -221,11 +237,11 @@ def create_token(request: HttpRequest, payload: TokenIn):
         actor=request.user, user=request.user, name=payload.name, expires_at=payload.expires_at
     )
     token.token = raw
-    return 201, token
+    return Status(201, token)
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, tags=["tokens"])
 def revoke_token(request: HttpRequest, token_id: int):
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     actions.revoke_api_token(actor=request.user, token=token)
-    return 204, None
+    return Status(204, None)

@@ -24,8 +24,9 @@ from keel.core.models import AuditChain, AuditEvent
 
 GENESIS_HASH = "0" * 64
 
-_ADVANCE = f"UPDATE {AuditChain._meta.db_table} SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-_SET_HEAD = f"UPDATE {AuditChain._meta.db_table} SET hash = %s WHERE id = 1"
+# The table name is the model's own constant, never input.
+_ADVANCE = f"UPDATE {AuditChain._meta.db_table} SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"  # noqa: S608
+_SET_HEAD = f"UPDATE {AuditChain._meta.db_table} SET hash = %s WHERE id = 1"  # noqa: S608
 
 
 class AuditError(RuntimeError):
@@ -197,7 +198,10 @@ def verify() -> VerifyResult:
             return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing")
         if event.prev_hash != expected_prev:
             return VerifyResult(
-                False, checked, event.seq, f"event #{event.seq} does not follow event #{event.seq - 1}"
+                False,
+                checked,
+                event.seq,
+                f"event #{event.seq} does not follow event #{event.seq - 1}",
             )
         if _event_hash(event) != event.hash:
             return VerifyResult(

@@ -8,7 +8,9 @@ from django.core.checks import Warning, register
 
 @register("keel")
 def check_email_backend(app_configs, **kwargs):
-    if getattr(settings, "KEEL_PRODUCTION", False) and settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+    if getattr(settings, "KEEL_PRODUCTION", False) and settings.EMAIL_BACKEND.endswith(
+        "console.EmailBackend"
+    ):
         return [
             Warning(
                 "E-mail goes to the console in production: nobody will receive notifications.",

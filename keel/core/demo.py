@@ -22,7 +22,9 @@ DEMO_PASSWORD = "keel-demo-2026"  # noqa: S105  (a published demo password, by d
 
 WEEKDAYS = range(5)
 OFFICE_HOURS = [(d, time(9), time(18)) for d in WEEKDAYS]
-CHINA_OFFICE_HOURS = [p for d in WEEKDAYS for p in ((d, time(9), time(12)), (d, time(13), time(18)))]
+CHINA_OFFICE_HOURS = [
+    p for d in WEEKDAYS for p in ((d, time(9), time(12)), (d, time(13), time(18)))
+]
 
 # username, name, roles, language, what the log-in is for
 SMALL_PEOPLE = [
@@ -42,8 +44,22 @@ ENTERPRISE_PEOPLE = [
     ("admin", "Alex Admin", [Role.ADMINISTRATOR], Language.ENGLISH, "administrator", None),
     ("emma", "Emma Clark", [Role.AGENT], Language.ENGLISH, "service-desk agent", None),
     ("lina", "李娜", [Role.AGENT], Language.CHINESE, "服务台坐席", None),
-    ("omar", "Omar Haddad", [Role.AGENT, Role.TEAM_LEAD], Language.ENGLISH, "team lead, service desk", None),
-    ("zhangwei", "张伟", [Role.AGENT, Role.TEAM_LEAD], Language.CHINESE, "网络与基础设施组长", None),
+    (
+        "omar",
+        "Omar Haddad",
+        [Role.AGENT, Role.TEAM_LEAD],
+        Language.ENGLISH,
+        "team lead, service desk",
+        None,
+    ),
+    (
+        "zhangwei",
+        "张伟",
+        [Role.AGENT, Role.TEAM_LEAD],
+        Language.CHINESE,
+        "网络与基础设施组长",
+        None,
+    ),
     ("priya", "Priya Nair", [Role.AGENT], Language.ENGLISH, "desktop support engineer", None),
     ("chenjie", "陈杰", [Role.CHANGE_MANAGER], Language.CHINESE, "变更经理", None),
     ("sofia", "Sofia Rossi", [Role.SERVICE_OWNER], Language.ENGLISH, "service owner", None),
@@ -61,7 +77,11 @@ def existing_logins() -> list[tuple[str, str, str]]:
     """The demo log-ins present in this database, for the start-up banner."""
     people = {p[0]: p[4] for p in SMALL_PEOPLE} | {p[0]: p[4] for p in ENTERPRISE_PEOPLE}
     try:
-        found = set(User.objects.filter(username__in=people, is_active=True).values_list("username", flat=True))
+        found = set(
+            User.objects.filter(username__in=people, is_active=True).values_list(
+                "username", flat=True
+            )
+        )
     except Exception:  # no tables yet: nothing to show
         return []
     return [(u, DEMO_PASSWORD, people[u]) for u in people if u in found]
@@ -78,7 +98,9 @@ def _load_holidays(calendar: Any, actor: User, country: str) -> None:
     load_public_holidays(calendar=calendar, actor=actor, country=country, years=[year, year + 1])
 
 
-def _person(actor: User, username: str, name: str, roles: list[Role], language: str, **extra: Any) -> User:
+def _person(
+    actor: User, username: str, name: str, roles: list[Role], language: str, **extra: Any
+) -> User:
     return actions.create_user(
         actor=actor,
         username=username,
@@ -95,15 +117,27 @@ def _person(actor: User, username: str, name: str, roles: list[Role], language: 
 def load_small() -> None:
     actor = actions.system_user()
     calendar = actions.create_calendar(
-        actor=actor, name="Office hours", time_zone="Asia/Shanghai", periods=CHINA_OFFICE_HOURS, country="CN"
+        actor=actor,
+        name="Office hours",
+        time_zone="Asia/Shanghai",
+        periods=CHINA_OFFICE_HOURS,
+        country="CN",
     )
     _load_holidays(calendar, actor, "CN")
     organisation = actions.create_organisation(
-        actor=actor, name="Lakeside Trading", code="lakeside", time_zone="Asia/Shanghai", calendar=calendar
+        actor=actor,
+        name="Lakeside Trading",
+        code="lakeside",
+        time_zone="Asia/Shanghai",
+        calendar=calendar,
     )
-    office = actions.create_department(actor=actor, organisation=organisation, name="Office", code="office")
+    office = actions.create_department(
+        actor=actor, organisation=organisation, name="Office", code="office"
+    )
     people = {
-        username: _person(actor, username, name, roles, lang, department=office, time_zone="Asia/Shanghai")
+        username: _person(
+            actor, username, name, roles, lang, department=office, time_zone="Asia/Shanghai"
+        )
         for username, name, roles, lang, _what in SMALL_PEOPLE
     }
     actions.create_team(
@@ -130,7 +164,11 @@ def load_enterprise() -> None:
     )
     _load_holidays(shanghai, actor, "CN")
     london = actions.create_calendar(
-        actor=actor, name="London office", time_zone="Europe/London", periods=OFFICE_HOURS, country="GB"
+        actor=actor,
+        name="London office",
+        time_zone="Europe/London",
+        periods=OFFICE_HOURS,
+        country="GB",
     )
     _load_holidays(london, actor, "GB")
     extended = actions.create_calendar(
@@ -148,10 +186,16 @@ def load_enterprise() -> None:
         description="Around the clock, every day: for the data centre and the network.",
     )
     organisation = actions.create_organisation(
-        actor=actor, name="Northwind Group", code="northwind", time_zone="Asia/Shanghai", calendar=shanghai
+        actor=actor,
+        name="Northwind Group",
+        code="northwind",
+        time_zone="Asia/Shanghai",
+        calendar=shanghai,
     )
     departments = {
-        code: actions.create_department(actor=actor, organisation=organisation, name=name, code=code)
+        code: actions.create_department(
+            actor=actor, organisation=organisation, name=name, code=code
+        )
         for code, name in [
             ("finance", "财务部 Finance"),
             ("sales", "Sales"),
@@ -166,7 +210,9 @@ def load_enterprise() -> None:
         people[username] = _person(
             actor, username, name, roles, lang, department=departments[dept or "it"], time_zone=zone
         )
-    actions.set_department_manager(actor=actor, department=departments["finance"], manager=people["liuyang"])
+    actions.set_department_manager(
+        actor=actor, department=departments["finance"], manager=people["liuyang"]
+    )
     infrastructure = actions.create_team(
         actor=actor,
         name="Network & Infrastructure",

@@ -61,12 +61,20 @@ class Department(models.Model):
     """A part of an organisation whose people use the services (finance, sales, a branch)."""
 
     organisation = models.ForeignKey(
-        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="departments"
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        related_name="departments",
     )
     name = models.CharField(_("name"), max_length=200)
     code = models.SlugField(_("code"), max_length=40)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
     )
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -83,7 +91,9 @@ class Department(models.Model):
         verbose_name_plural = _("departments")
         constraints = [
             models.UniqueConstraint(fields=["organisation", "code"], name="department_code_unique"),
-            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="department_not_own_parent"),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="department_not_own_parent"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -136,7 +146,9 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [
-            models.CheckConstraint(condition=~Q(manager=models.F("id")), name="user_not_own_manager"),
+            models.CheckConstraint(
+                condition=~Q(manager=models.F("id")), name="user_not_own_manager"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -193,7 +205,9 @@ class Team(models.Model):
         verbose_name = _("team")
         verbose_name_plural = _("teams")
         constraints = [
-            models.CheckConstraint(condition=~Q(next_level=models.F("id")), name="team_not_own_next_level"),
+            models.CheckConstraint(
+                condition=~Q(next_level=models.F("id")), name="team_not_own_next_level"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -202,13 +216,17 @@ class Team(models.Model):
 
 class TeamMembership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("team membership")
         verbose_name_plural = _("team memberships")
-        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.team}"
@@ -218,7 +236,9 @@ class BusinessCalendar(models.Model):
     """Working hours, holidays and a time zone: the clock every SLA deadline is measured on."""
 
     name = models.CharField(_("name"), max_length=200, unique=True)
-    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
     country = models.CharField(
         _("country"),
         max_length=2,
@@ -267,7 +287,9 @@ class WorkingPeriod(models.Model):
                 condition=Q(start__lt=models.F("end")) | Q(end=datetime.time(0)),
                 name="working_period_start_before_end",
             ),
-            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="working_period_weekday_range"),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="working_period_weekday_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -287,7 +309,9 @@ class CalendarDay(models.Model):
 
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="days")
     date = models.DateField(_("date"))
-    kind = models.CharField(_("kind"), max_length=10, choices=DayKind.choices, default=DayKind.HOLIDAY)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=DayKind.choices, default=DayKind.HOLIDAY
+    )
     name = models.CharField(_("name"), max_length=200, blank=True)
 
     class Meta:
@@ -296,7 +320,9 @@ class CalendarDay(models.Model):
         verbose_name_plural = _("holidays and working days")
         constraints = [
             models.UniqueConstraint(fields=["calendar", "date"], name="calendar_day_unique"),
-            models.CheckConstraint(condition=Q(kind__in=["holiday", "workday"]), name="calendar_day_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["holiday", "workday"]), name="calendar_day_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -361,7 +387,9 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
-        indexes = [models.Index(fields=["object_type", "object_id", "seq"], name="audit_object_idx")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "seq"], name="audit_object_idx")
+        ]
         default_permissions = ("view",)
 
     def __str__(self) -> str:
@@ -397,7 +425,9 @@ class ApiToken(models.Model):
     Only a SHA-256 hash is stored; the token itself is shown once, when created.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(_("name"), max_length=100, blank=True)
     prefix = models.CharField(_("prefix"), max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
@@ -426,5 +456,3 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
-
-

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 
 from keel.core.roles import ALL_SCOPE_ROLES, STAFF_ROLES, TEAM_SCOPE_ROLES, Role
@@ -170,5 +170,5 @@ def get_visible(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:
     """One record by ``lookup`` from what the person may see; :class:`NotFound` otherwise."""
     try:
         return visible(queryset, user).get(**lookup)
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:
         raise NotFound from None

@@ -16,16 +16,25 @@ WORKER_STALE_AFTER = timedelta(minutes=3)
 
 
 def users_for(
-    viewer: Any, *, q: str = "", team: int | None = None, department: int | None = None, role: str = ""
+    viewer: Any,
+    *,
+    q: str = "",
+    team: int | None = None,
+    department: int | None = None,
+    role: str = "",
 ) -> QuerySet[User]:
     """People the viewer may see, filtered, with roles and teams loaded in two queries."""
     users = (
         visible(User.objects.filter(is_system=False), viewer)
-        .prefetch_related("groups", Prefetch("teams", queryset=Team.objects.only("id", "name", "code")))
+        .prefetch_related(
+            "groups", Prefetch("teams", queryset=Team.objects.only("id", "name", "code"))
+        )
         .order_by("name", "username")
     )
     if q:
-        users = users.filter(Q(username__icontains=q) | Q(name__icontains=q) | Q(email__icontains=q))
+        users = users.filter(
+            Q(username__icontains=q) | Q(name__icontains=q) | Q(email__icontains=q)
+        )
     if team:
         users = users.filter(memberships__team_id=team)
     if department:
@@ -69,7 +78,9 @@ def database_health() -> tuple[bool, str]:
 
 def worker_health() -> tuple[bool, str]:
     try:
-        latest = WorkerHeartbeat.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
+        latest = (
+            WorkerHeartbeat.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
+        )
     except Exception as exc:  # the table is unreachable when the database is
         return False, exc.__class__.__name__
     if latest is None:

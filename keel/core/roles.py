@@ -25,7 +25,9 @@ class Role(models.TextChoices):
 
 
 # Roles whose holders see every record of a kind (read scope "all").
-ALL_SCOPE_ROLES = frozenset({Role.CHANGE_MANAGER, Role.SERVICE_OWNER, Role.AUDITOR, Role.ADMINISTRATOR})
+ALL_SCOPE_ROLES = frozenset(
+    {Role.CHANGE_MANAGER, Role.SERVICE_OWNER, Role.AUDITOR, Role.ADMINISTRATOR}
+)
 # Roles whose holders see their teams' records.
 TEAM_SCOPE_ROLES = frozenset({Role.AGENT, Role.TEAM_LEAD})
 # Roles that work records for others (everyone but a plain requester).

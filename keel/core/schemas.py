@@ -75,7 +75,9 @@ class UserIn(Schema):
         valid = {r.value for r in Role}
         unknown = [r for r in value if r not in valid]
         if unknown:
-            raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(sorted(valid))}")
+            raise ValueError(
+                f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(sorted(valid))}"
+            )
         return value
 
 

@@ -17,7 +17,9 @@ def worker_name() -> str:
 
 
 def beat() -> None:
-    WorkerHeartbeat.objects.update_or_create(name=worker_name(), defaults={"seen_at": timezone.now()})
+    WorkerHeartbeat.objects.update_or_create(
+        name=worker_name(), defaults={"seen_at": timezone.now()}
+    )
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 KEEL = Path(__file__).resolve().parents[2]
-WRITE = re.compile(r"\.objects\.(create|bulk_create|update_or_create|get_or_create)\(|\.save\(|\.delete\(\)")
+WRITE = re.compile(
+    r"\.objects\.(create|bulk_create|update_or_create|get_or_create)\(|\.save\(|\.delete\(\)"
+)
 # Files allowed to write domain tables directly (besides tests and migrations).
 WRITERS = {"actions.py", "calendars.py", "audit.py", "numbering.py", "tokens.py", "tasks.py"}
 NAIVE_NOW = re.compile(r"datetime\.(now|utcnow)\(\s*\)|datetime\.today\(\)|date\.today\(\)")
@@ -46,5 +48,7 @@ def test_no_naive_current_time():
 
 @pytest.mark.parametrize("pattern", [WRITE, NAIVE_NOW])
 def test_the_rules_catch_what_they_are_meant_to(pattern):
-    sample = {WRITE: "Incident.objects.create(title='x')", NAIVE_NOW: "stamp = datetime.now()"}[pattern]
+    sample = {WRITE: "Incident.objects.create(title='x')", NAIVE_NOW: "stamp = datetime.now()"}[
+        pattern
+    ]
     assert pattern.search(sample)

@@ -38,7 +38,10 @@ def test_enterprise_demo_has_departments_teams_calendars_and_both_languages():
 
     assert Department.objects.count() >= 4
     assert Team.objects.filter(next_level__isnull=False).count() >= 2
-    assert set(User.objects.filter(is_system=False).values_list("language", flat=True)) == {"en", "zh-hans"}
+    assert set(User.objects.filter(is_system=False).values_list("language", flat=True)) == {
+        "en",
+        "zh-hans",
+    }
     # China's calendar carries its make-up working days, not only holidays.
     assert CalendarDay.objects.filter(calendar__name="Shanghai office", kind="workday").exists()
 
@@ -52,11 +55,22 @@ def test_demo_refuses_a_database_with_people_unless_asked_to_skip():
 
 def test_demo_is_audited_like_real_data():
     run("demo", "--preset", "small")
-    assert AuditEvent.objects.filter(action="user.created").count() == User.objects.filter(is_system=False).count()
+    assert (
+        AuditEvent.objects.filter(action="user.created").count()
+        == User.objects.filter(is_system=False).count()
+    )
 
 
 def test_createadmin_without_prompts_makes_an_administrator():
-    out = run("createadmin", "--username", "root2", "--email", "r@example.com", "--password", "a-long-pass-phrase")
+    out = run(
+        "createadmin",
+        "--username",
+        "root2",
+        "--email",
+        "r@example.com",
+        "--password",
+        "a-long-pass-phrase",
+    )
 
     admin = User.objects.get(username="root2")
     assert "root2" in out

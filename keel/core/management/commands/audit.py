@@ -25,4 +25,8 @@ class Command(BaseCommand):
                 f"Audit trail BROKEN at event #{result.broken_seq}: {result.problem} "
                 f"({result.checked} events verified before it)."
             )
-        self.stdout.write(self.style.SUCCESS(f"Audit trail intact: {result.checked} events verified in {seconds:.2f} s."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Audit trail intact: {result.checked} events verified in {seconds:.2f} s."
+            )
+        )

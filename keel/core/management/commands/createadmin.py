@@ -48,6 +48,8 @@ class Command(BaseCommand):
                 is_superuser=True,
             )
         except DomainError as exc:
-            details = "; ".join(f"{field}: {message}" for field, message in exc.errors) or str(exc.message)
+            details = "; ".join(f"{field}: {message}" for field, message in exc.errors) or str(
+                exc.message
+            )
             raise CommandError(details) from None
         self.stdout.write(self.style.SUCCESS(f"Administrator {user.username} created."))

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.KEEL_PORT)
         parser.add_argument("--workers", type=int, default=None, help="web processes")
         parser.add_argument("--threads", type=int, default=4, help="threads per web process")
-        parser.add_argument("--worker", action="store_true", help="also start one background worker")
+        parser.add_argument(
+            "--worker", action="store_true", help="also start one background worker"
+        )
         parser.add_argument("--access-log", action="store_true", help="log every request")
 
     def handle(self, *args, **options):
@@ -81,10 +83,16 @@ class Command(BaseCommand):
 
         host, port = bind.rsplit(":", 1)
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
-        lines = ["", f"Keel is running at http://{shown}:{port}/", f"API docs: http://{shown}:{port}/api/docs"]
+        lines = [
+            "",
+            f"Keel is running at http://{shown}:{port}/",
+            f"API docs: http://{shown}:{port}/api/docs",
+        ]
         logins = demo.existing_logins()
         if logins:
             lines.append("Demo log-ins (user name / password):")
-            lines += [f"  {username:<12} {password}   {what}" for username, password, what in logins]
+            lines += [
+                f"  {username:<12} {password}   {what}" for username, password, what in logins
+            ]
         lines.append("Press Ctrl-C to stop.\n")
         return "\n".join(lines)

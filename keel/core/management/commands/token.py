@@ -33,7 +33,9 @@ class Command(BaseCommand):
         if verb == "create":
             user = self._user(options["username"])
             try:
-                _token, raw = actions.create_api_token(actor=actions.system_user(), user=user, name=options["name"])
+                _token, raw = actions.create_api_token(
+                    actor=actions.system_user(), user=user, name=options["name"]
+                )
             except DomainError as exc:
                 raise CommandError(str(exc.errors[0][1]) if exc.errors else str(exc)) from None
             self.stdout.write(raw)
@@ -41,10 +43,16 @@ class Command(BaseCommand):
             for token in ApiToken.objects.filter(user=self._user(options["username"])):
                 state = "revoked" if token.revoked_at else "active"
                 used = token.last_used_at.isoformat() if token.last_used_at else "never used"
-                self.stdout.write(f"{token.prefix}  {state:<8} {token.created_at:%Y-%m-%d}  {used}  {token.name}")
+                self.stdout.write(
+                    f"{token.prefix}  {state:<8} {token.created_at:%Y-%m-%d}  {used}  {token.name}"
+                )
         else:
-            tokens = list(ApiToken.objects.filter(prefix=options["prefix"], revoked_at__isnull=True))
+            tokens = list(
+                ApiToken.objects.filter(prefix=options["prefix"], revoked_at__isnull=True)
+            )
             if len(tokens) != 1:
                 raise CommandError(f"No single active token with prefix {options['prefix']!r}.")
-            actions.revoke_api_token(actor=actions.system_user(), token=tokens[0], reason="revoked with keel token")
+            actions.revoke_api_token(
+                actor=actions.system_user(), token=tokens[0], reason="revoked with keel token"
+            )
             self.stdout.write(f"Revoked {tokens[0].prefix}.")
