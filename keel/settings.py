@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "csp",
     "ninja",
     "keel.core",
+    "keel.catalog",
+    "keel.incidents",
     "keel.web",
 ]
 
@@ -205,3 +207,19 @@ LOGGING = {
         "huey": {"level": "INFO", "propagate": False},
     },
 }
+
+# Incident management: where e-mailed links point, attachment limits, and the SLA clock's rules.
+KEEL_BASE_URL = (os.environ.get("KEEL_BASE_URL") or f"http://127.0.0.1:{CONFIG.port}").rstrip("/")
+KEEL_ATTACHMENT_MAX_BYTES = (
+    keel_config.parse_int(os.environ, "KEEL_ATTACHMENT_MAX_MB", 10, low=1, high=1024) * 1024 * 1024
+)
+KEEL_INCIDENT_REOPEN_DAYS = keel_config.parse_int(
+    os.environ, "KEEL_INCIDENT_REOPEN_DAYS", 10, low=0, high=365
+)
+KEEL_INCIDENT_AUTO_CLOSE_DAYS = keel_config.parse_int(
+    os.environ, "KEEL_INCIDENT_AUTO_CLOSE_DAYS", 5, low=1, high=60
+)
+KEEL_UNASSIGNED_ESCALATION_MINUTES = keel_config.parse_int(
+    os.environ, "KEEL_UNASSIGNED_ESCALATION_MINUTES", 30, low=1, high=7 * 24 * 60
+)
+KEEL_P1_IS_MAJOR = True

@@ -18,7 +18,9 @@ NUMBER_PATTERN = re.compile(r"^(?P<key>[A-Z]{2,10})-(?P<value>\d{6,})$")
 WIDTH = 6
 
 # The table name is the model's own constant, never input; the key is a bound parameter.
-_INCREMENT = f"UPDATE {Sequence._meta.db_table} SET value = value + 1 WHERE key = %s RETURNING value"  # noqa: S608
+_INCREMENT = (
+    f"UPDATE {Sequence._meta.db_table} SET value = value + 1 WHERE key = %s RETURNING value"  # noqa: S608
+)
 
 
 def next_value(key: str) -> int:

@@ -40,7 +40,9 @@ def chromium_path() -> str | None:
 def _browser():
     executable = chromium_path()
     if executable is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests need a real browser")
+        pytest.skip(
+            "Chromium is not installed (apt-get install chromium); browser tests need a real browser"
+        )
     # Playwright's sync API runs an event loop in this thread; the live server's database work
     # happens in its own thread, and the test's own ORM calls are synchronous on purpose.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

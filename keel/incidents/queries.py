@@ -1,0 +1,291 @@
+"""Read paths for incidents: the queues and their filters (one definition for pages and API),
+keyset pagination, and the incident page — all scoped, indexed, and free of N+1 queries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from keel.core.errors import FieldError
+from keel.core.permissions import get_visible, team_ids_of, visible
+from keel.incidents.lifecycle import Status
+from keel.incidents.models import Attachment, Incident, IncidentEvent
+
+QUEUES = {
+    "mine": gettext_lazy("My work"),
+    "my_teams": gettext_lazy("My teams"),
+    "unassigned": gettext_lazy("Unassigned"),
+    "breaching": gettext_lazy("Breaching soon"),
+    "open": gettext_lazy("All open"),
+    "all": gettext_lazy("Everything"),
+}
+BREACHING_WITHIN = timedelta(hours=4)
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+STATUS_WORDS = {"open", "closed_or_cancelled", *Status.values}
+
+
+@dataclass
+class IncidentFilter:
+    """The filters of every incident list: queue page, its htmx table, and ``GET /incidents``."""
+
+    queue: str = "open"
+    status: str = ""
+    priority: int | None = None
+    service: int | None = None
+    team: int | None = None
+    assignee: str = ""  # a user id, "me" or "none"
+    category: int | None = None
+    requester: int | None = None
+    major: bool | None = None
+    q: str = ""
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, params: Any, *, default_queue: str = "open") -> IncidentFilter:
+        """Read filters from query parameters; bad values are collected in ``errors``."""
+        found = cls(queue=(params.get("queue") or default_queue).strip())
+        if found.queue not in QUEUES:
+            found.errors.append(
+                ("queue", _("Unknown queue; choose one of: %(q)s.") % {"q": ", ".join(QUEUES)})
+            )
+            found.queue = default_queue
+        status = (params.get("status") or "").strip()
+        if status and status not in STATUS_WORDS:
+            found.errors.append(("status", _("Unknown status.")))
+        else:
+            found.status = status
+        priority = (params.get("priority") or "").strip().upper().removeprefix("P")
+        if priority:
+            if priority.isdigit() and 1 <= int(priority) <= 5:
+                found.priority = int(priority)
+            else:
+                found.errors.append(("priority", _("Use P1 to P5.")))
+        for name in ("service", "team", "category", "requester"):
+            raw = (params.get(name) or "").strip()
+            if raw:
+                if raw.isdigit():
+                    setattr(found, name, int(raw))
+                else:
+                    found.errors.append((name, _("Expected a number.")))
+        assignee = (params.get("assignee") or "").strip()
+        if assignee and not (assignee in {"me", "none"} or assignee.isdigit()):
+            found.errors.append(("assignee", _("Use a person's id, “me” or “none”.")))
+        else:
+            found.assignee = assignee
+        major = (params.get("major") or "").strip().lower()
+        if major in {"1", "true", "yes"}:
+            found.major = True
+        elif major in {"0", "false", "no"}:
+            found.major = False
+        found.q = (params.get("q") or "").strip()[:200]
+        return found
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise FieldError(errors=self.errors)
+
+    def as_params(self) -> dict[str, str]:
+        values = {
+            "queue": self.queue,
+            "status": self.status,
+            "priority": f"P{self.priority}" if self.priority else "",
+            "service": self.service or "",
+            "team": self.team or "",
+            "assignee": self.assignee,
+            "category": self.category or "",
+            "q": self.q,
+        }
+        return {k: str(v) for k, v in values.items() if v}
+
+
+LIST_RELATED = ("requester", "service", "team", "assignee", "category")
+
+
+def incidents_for(
+    viewer: Any, flt: IncidentFilter, *, now: datetime | None = None
+) -> QuerySet[Incident]:
+    """Incidents the viewer may see, filtered, ordered urgent first and by deadline."""
+    now = now or timezone.now()
+    qs = visible(Incident.objects.all(), viewer).select_related(*LIST_RELATED)
+    queue = flt.queue
+    if queue == "mine":
+        qs = qs.filter(assignee_id=viewer.pk, is_open=True)
+    elif queue == "my_teams":
+        qs = qs.filter(team_id__in=team_ids_of(viewer), is_open=True)
+    elif queue == "unassigned":
+        qs = qs.filter(assignee__isnull=True, is_open=True)
+    elif queue == "breaching":
+        qs = qs.filter(is_open=True, paused_at__isnull=True, resolve_by__lte=now + BREACHING_WITHIN)
+    elif queue == "open":
+        qs = qs.filter(is_open=True)
+    if flt.status == "open":
+        qs = qs.filter(is_open=True)
+    elif flt.status == "closed_or_cancelled":
+        qs = qs.filter(status__in=[Status.CLOSED, Status.CANCELLED])
+    elif flt.status:
+        qs = qs.filter(status=flt.status)
+    if flt.priority:
+        qs = qs.filter(priority=flt.priority)
+    if flt.service:
+        qs = qs.filter(service_id=flt.service)
+    if flt.team:
+        qs = qs.filter(team_id=flt.team)
+    if flt.category:
+        qs = qs.filter(Q(category_id=flt.category) | Q(category__parent_id=flt.category))
+    if flt.requester:
+        qs = qs.filter(requester_id=flt.requester)
+    if flt.assignee == "me":
+        qs = qs.filter(assignee_id=viewer.pk)
+    elif flt.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif flt.assignee:
+        qs = qs.filter(assignee_id=int(flt.assignee))
+    if flt.major is not None:
+        qs = qs.filter(is_major=flt.major)
+    if flt.q:
+        term = flt.q
+        if term.upper().startswith("INC-"):
+            qs = qs.filter(number=term.upper())
+        else:
+            qs = qs.filter(Q(title__icontains=term) | Q(number__icontains=term))
+    return qs.order_by("priority", "resolve_by", "id")
+
+
+# --- keyset pagination over (priority, resolve_by, id) ---------------------------------------
+
+
+def encode_cursor(incident: Incident) -> str:
+    payload = [
+        incident.priority,
+        incident.resolve_by.isoformat() if incident.resolve_by else None,
+        incident.pk,
+    ]
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime | None, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        priority, resolve_by, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        deadline = parse_datetime(resolve_by) if resolve_by else None
+        return int(priority), deadline, int(pk)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise FieldError(
+            "cursor", _("This cursor is not valid; start from the first page.")
+        ) from None
+
+
+def page(
+    qs: QuerySet[Incident], cursor: str = "", size: int = PAGE_SIZE
+) -> tuple[list[Incident], str | None]:
+    """One page after ``cursor`` and the cursor of the next page (``None`` at the end)."""
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise FieldError("limit", _("Ask for 1 to %(max)s at a time.") % {"max": MAX_PAGE_SIZE})
+    if cursor:
+        priority, deadline, pk = decode_cursor(cursor)
+        if deadline is None:
+            qs = qs.filter(
+                Q(priority__gt=priority) | Q(priority=priority, resolve_by__isnull=True, id__gt=pk)
+            )
+        else:
+            qs = qs.filter(
+                Q(priority__gt=priority)
+                | Q(priority=priority, resolve_by__gt=deadline)
+                | Q(priority=priority, resolve_by=deadline, id__gt=pk)
+                | Q(priority=priority, resolve_by__isnull=True)
+            )
+    rows = list(qs[: size + 1])
+    if len(rows) > size:
+        return rows[:size], encode_cursor(rows[size - 1])
+    return rows, None
+
+
+def queue_counts(viewer: Any, *, now: datetime | None = None) -> dict[str, int]:
+    """How many incidents each queue holds for this viewer (one query)."""
+    now = now or timezone.now()
+    qs = visible(Incident.objects.filter(is_open=True), viewer)
+    teams = list(team_ids_of(viewer))
+    return qs.aggregate(
+        mine=Count("id", filter=Q(assignee_id=viewer.pk)),
+        my_teams=Count("id", filter=Q(team_id__in=teams)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True)),
+        breaching=Count(
+            "id", filter=Q(paused_at__isnull=True, resolve_by__lte=now + BREACHING_WITHIN)
+        ),
+        open=Count("id"),
+    )
+
+
+# --- one incident ----------------------------------------------------------------------------
+
+
+def incident_for(viewer: Any, number: str) -> Incident:
+    """The incident by number if the viewer may see it; ``NotFound`` (404) otherwise."""
+    qs = Incident.objects.select_related(
+        *LIST_RELATED,
+        "reported_by",
+        "department",
+        "major_manager",
+        "parent",
+        "service__owner",
+        "team__next_level",
+    )
+    return get_visible(qs, viewer, number=(number or "").strip().upper())
+
+
+def timeline(incident: Incident, *, staff: bool) -> QuerySet[IncidentEvent]:
+    """The incident's events, oldest first; requesters see only the public ones."""
+    events = incident.events.select_related("actor")
+    if not staff:
+        events = events.filter(public=True)
+    return events.order_by("at", "id")
+
+
+def attachments(incident: Incident, *, staff: bool) -> QuerySet[Attachment]:
+    qs = incident.attachments.select_related("uploaded_by")
+    return qs if staff else qs.filter(public=True)
+
+
+def children(incident: Incident) -> QuerySet[Incident]:
+    return incident.children.select_related("requester", "service").order_by("created_at")
+
+
+def review_for(incident: Incident):
+    from keel.incidents.models import PostIncidentReview, ReviewAction
+
+    return (
+        PostIncidentReview.objects.filter(incident=incident)
+        .prefetch_related(
+            Prefetch("actions", queryset=ReviewAction.objects.select_related("owner"))
+        )
+        .first()
+    )
+
+
+def satisfaction(*, by: str = "service", since: datetime | None = None) -> list[dict[str, Any]]:
+    """Average rating and count per service or per team (the S5/S6 satisfaction figure)."""
+    key = {"service": ("service_id", "service__name"), "team": ("team_id", "team__name")}[by]
+    qs = Incident.objects.filter(rating__isnull=False)
+    if since:
+        qs = qs.filter(rated_at__gte=since)
+    rows = qs.values(*key).annotate(average=Avg("rating"), ratings=Count("id")).order_by(key[1])
+    return [
+        {
+            "id": r[key[0]],
+            "name": r[key[1]],
+            "average": round(r["average"], 2),
+            "ratings": r["ratings"],
+        }
+        for r in rows
+    ]
