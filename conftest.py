@@ -30,6 +30,20 @@ def _audit_chain_head(request: pytest.FixtureRequest) -> None:
     AuditChain.objects.get_or_create(id=1, defaults={"seq": 0, "hash": GENESIS_HASH})
 
 
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """In-process caches (calendars, catalogue) must not carry one test's rows into the next:
+    test databases reuse ids after a rollback."""
+    from keel.catalog import queries as catalog_queries
+    from keel.core import calendars
+
+    calendars.invalidate()
+    catalog_queries.invalidate()
+    yield
+    calendars.invalidate()
+    catalog_queries.invalidate()
+
+
 @pytest.fixture
 def make_user(db) -> Callable[..., User]:
     """``make_user(Role.AGENT, department=d)``: a person holding the given roles."""

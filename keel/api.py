@@ -145,9 +145,13 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from keel.catalog.api import router as catalog_router
     from keel.core.api import router as core_router
+    from keel.incidents.api import router as incidents_router
 
     api.add_router("", core_router)
+    api.add_router("", catalog_router)
+    api.add_router("", incidents_router)
 
 
 _register_routers()

@@ -140,7 +140,7 @@ def load_small() -> None:
         )
         for username, name, roles, lang, _what in SMALL_PEOPLE
     }
-    actions.create_team(
+    it = actions.create_team(
         actor=actor,
         name="IT",
         code="it",
@@ -148,6 +148,40 @@ def load_small() -> None:
         email="it@example.com",
         description="Everything IT: faults, requests and changes.",
         calendar=calendar,
+    )
+    services = _catalogue(actor, dict.fromkeys(SERVICES, (it, calendar, None)))
+    _sample_incidents(
+        people["coordinator"],
+        services,
+        [
+            (
+                "alice",
+                "laptops",
+                "My laptop does not start",
+                "Black screen after the logo since this morning.",
+                2,
+                1,
+                "new",
+            ),
+            (
+                "wangfang",
+                "network",
+                "无法连接公司 Wi-Fi",
+                "会议室的无线网络一直连不上，其他同事也一样。",
+                2,
+                2,
+                "in_progress",
+            ),
+            (
+                "alice",
+                "printing",
+                "Printer on the second floor jams",
+                "Every second page jams in tray 2.",
+                3,
+                3,
+                "resolved",
+            ),
+        ],
     )
 
 
@@ -230,7 +264,7 @@ def load_enterprise() -> None:
         calendar=london,
         next_level=infrastructure,
     )
-    actions.create_team(
+    desk = actions.create_team(
         actor=actor,
         name="Service Desk",
         code="desk",
@@ -241,6 +275,158 @@ def load_enterprise() -> None:
         calendar=extended,
         next_level=desktop,
     )
+    owner = people["sofia"]
+    services = _catalogue(
+        actor,
+        {
+            "laptops": (desk, shanghai, owner),
+            "email": (desk, shanghai, owner),
+            "network": (infrastructure, around_the_clock, owner),
+            "printing": (desktop, london, None),
+            "erp": (desk, around_the_clock, owner),
+        },
+    )
+    _sample_incidents(
+        people["emma"],
+        services,
+        [
+            (
+                "zhaomin",
+                "erp",
+                "月末结账时 ERP 报错",
+                "过账时提示“数据库连接超时”，财务部全员无法结账。",
+                1,
+                1,
+                "new",
+            ),
+            (
+                "james",
+                "email",
+                "Outlook keeps asking for my password",
+                "Since the update this morning.",
+                3,
+                2,
+                "new",
+            ),
+            (
+                "liuyang",
+                "laptops",
+                "笔记本电脑电池无法充电",
+                "电源指示灯不亮。",
+                3,
+                2,
+                "in_progress",
+            ),
+            (
+                "anna",
+                "printing",
+                "HR printer prints blank pages",
+                "Toner was replaced last week.",
+                3,
+                3,
+                "on_hold",
+            ),
+            (
+                "james",
+                "network",
+                "VPN drops every 10 minutes",
+                "Working from home; the VPN disconnects regularly.",
+                2,
+                2,
+                "resolved",
+            ),
+        ],
+    )
+
+
+# code: (name, description, criticality)
+SERVICES = {
+    "laptops": ("Laptops and desktops", "Company computers, their set-up and repair.", "medium"),
+    "email": ("E-mail and calendar", "Mailboxes, calendars and shared mailboxes.", "high"),
+    "network": ("Network and Wi-Fi", "Office network, Wi-Fi and VPN.", "high"),
+    "printing": ("Printing", "Printers, scanners and copiers.", "low"),
+    "erp": ("ERP", "Finance, purchasing and stock (the ERP system).", "critical"),
+}
+
+CATEGORIES = {
+    ("hardware", "Hardware"): [
+        ("laptop", "Laptop"),
+        ("desktop", "Desktop"),
+        ("printer", "Printer"),
+    ],
+    ("software", "Software"): [("install", "Installation"), ("error", "Error message")],
+    ("network-cat", "Network"): [("wifi", "Wi-Fi"), ("vpn", "VPN")],
+    ("access", "Access"): [("password", "Password reset"), ("account", "New account")],
+}
+
+
+def _catalogue(actor: User, routing: dict[str, tuple[Any, Any, Any]]) -> dict[str, Any]:
+    """Services routed to teams on calendars, and the category tree."""
+    from keel.catalog import actions as catalog
+
+    services = {}
+    for code, (team, calendar, owner) in routing.items():
+        name, description, criticality = SERVICES[code]
+        services[code] = catalog.create_service(
+            actor=actor,
+            name=name,
+            code=code,
+            team=team,
+            calendar=calendar,
+            owner=owner,
+            description=description,
+            criticality=criticality,
+        )
+    if "erp" in services:
+        # The critical ERP service promises more than the defaults.
+        catalog.set_service_targets(
+            actor=actor, service=services["erp"], targets={1: (10, 120), 2: (20, 240), 3: (60, 960)}
+        )
+    for (code, name), children in CATEGORIES.items():
+        parent = catalog.create_category(actor=actor, name=name, code=code)
+        for child_code, child_name in children:
+            catalog.create_category(actor=actor, name=child_name, code=child_code, parent=parent)
+    return services
+
+
+def _sample_incidents(agent: User, services: dict[str, Any], rows: list[tuple]) -> None:
+    """A few incidents in different states, reported and worked through the real actions."""
+    from keel.incidents import actions as incidents
+
+    for username, service, title, description, impact, urgency, state in rows:
+        requester = User.objects.get(username=username)
+        incident = incidents.open_incident(
+            actor=requester,
+            title=title,
+            description=description,
+            service=services[service],
+            impact=impact,
+            urgency=urgency,
+            notify_requester=False,
+        )
+        if state == "new":
+            continue
+        member = (
+            agent
+            if agent.memberships.filter(team_id=incident.team_id).exists()
+            else incident.team.lead
+        )
+        incident = incidents.assign(actor=member, incident=incident, assignee=member)
+        incident = incidents.start(actor=member, incident=incident)
+        if state == "on_hold":
+            incidents.hold(
+                actor=member,
+                incident=incident,
+                reason="awaiting_supplier",
+                note="Waiting for the toner supplier.",
+            )
+        elif state == "resolved":
+            incidents.resolve(
+                actor=member,
+                incident=incident,
+                code="fixed",
+                notes="Fixed; please check that it works for you.",
+            )
 
 
 def load(preset: str) -> None:

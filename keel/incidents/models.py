@@ -159,7 +159,8 @@ class Incident(models.Model):
     external_id = models.CharField(_("source id"), max_length=100, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
 
-    scope = ScopeRules(own=("requester",), department="department", team="team")
+    # The requester sees their own, and so does the agent who recorded it for them.
+    scope = ScopeRules(own=("requester", "reported_by"), department="department", team="team")
 
     class Meta:
         ordering = ["priority", "resolve_by"]

@@ -1,0 +1,331 @@
+"""API for incidents: the queues' filters, recording, updates, every lifecycle step, the timeline,
+comments, work log, attachments and the major-incident flag.
+
+Handlers parse, fetch with the scoped query (out of scope is 404), call one action, and return
+the incident as it now is. A write carrying a stale ``version`` gets 409 with the version that is
+current, so the client can keep what the person typed, reload and retry.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
+from ninja import File, Form, Query, Router, Status, UploadedFile
+
+from keel.catalog.models import Category, Service
+from keel.core.api import _one
+from keel.core.errors import FieldError, StaleVersion
+from keel.core.models import Team, User
+from keel.core.permissions import NotFound, require
+from keel.incidents import actions, queries
+from keel.incidents.models import EventKind, Incident
+from keel.incidents.schemas import (
+    AssignIn,
+    AttachmentOut,
+    CommentIn,
+    ConfirmIn,
+    EventOut,
+    HoldIn,
+    IncidentIn,
+    IncidentListParams,
+    IncidentOut,
+    IncidentPage,
+    IncidentUpdateIn,
+    MajorIn,
+    RateIn,
+    ReasonIn,
+    ResolveIn,
+    ResumeIn,
+    StaleOut,
+    VersionIn,
+    WorklogIn,
+)
+
+router = Router(tags=["incidents"])
+
+WRITE = {200: IncidentOut, 409: StaleOut}
+PRIORITY_FIELDS = {"impact", "urgency", "priority", "reason"}
+
+
+def keeps_text(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer a stale write with 409 and ``current_version``, so the client can retry on it."""
+
+    @functools.wraps(handler)
+    def wrapper(request: HttpRequest, number: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(request, number, *args, **kwargs)
+        except StaleVersion as exc:
+            current = (
+                Incident.objects.filter(number=number.strip().upper())
+                .values_list("version", flat=True)
+                .first()
+            )
+            return Status(
+                409,
+                {
+                    "detail": str(exc.message),
+                    "errors": [{"field": f, "message": str(m)} for f, m in exc.errors],
+                    "code": exc.code,
+                    "current_version": current,
+                },
+            )
+
+    return wrapper
+
+
+def _staff_reads_events(user) -> bool:
+    """Staff read the whole timeline; requesters (and department managers) the public part."""
+    return user.has_perm("incidents.view_incidentevent")
+
+
+# --- the list and one incident ------------------------------------------------------------------
+
+
+@router.get("/incidents", response=IncidentPage)
+def list_incidents(request: HttpRequest, params: Query[IncidentListParams]):
+    """Incidents you may see, urgent first then by deadline, with the console's filters.
+
+    Without ``queue`` every incident in your scope is listed (the console starts at ``open``).
+    Page with ``cursor``: pass the ``next_cursor`` of the previous page.
+    """
+    flt = queries.IncidentFilter.parse(request.GET, default_queue="all")
+    flt.raise_errors()
+    items, next_cursor = queries.page(
+        queries.incidents_for(request.user, flt), params.cursor, params.limit
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/incidents", response={201: IncidentOut})
+def create_incident(request: HttpRequest, payload: IncidentIn):
+    """Record an incident; the requester is told its number and the committed response time.
+
+    ``requester`` (someone else's id) and ``channel`` are for agents recording on someone's behalf.
+    """
+    if payload.requester is not None and payload.requester != request.user.pk:
+        # Checked before the id is looked up, so requesters cannot probe who exists.
+        require(request.user, "incidents.work_incident")
+    incident = actions.open_incident(
+        actor=request.user,
+        title=payload.title,
+        description=payload.description,
+        service=_one(Service, payload.service, "service"),
+        impact=payload.impact,
+        urgency=payload.urgency,
+        category=_one(Category, payload.category, "category"),
+        requester=_one(User, payload.requester, "requester"),
+        channel=payload.channel,
+    )
+    return Status(201, incident)
+
+
+@router.get("/incidents/{number}", response=IncidentOut)
+def get_incident(request: HttpRequest, number: str):
+    return queries.incident_for(request.user, number)
+
+
+@router.patch("/incidents/{number}", response=WRITE)
+@keeps_text
+def update_incident(request: HttpRequest, number: str, payload: IncidentUpdateIn):
+    """Change title, description, category (and impact, urgency or priority with a reason).
+
+    ``version`` is required: the one you read. A priority override needs a ``reason``.
+    """
+    incident = queries.incident_for(request.user, number)
+    values = payload.dict(exclude_unset=True)
+    version = values.pop("version")
+    reclassify = {k: values.pop(k) for k in PRIORITY_FIELDS & set(values)}
+    if reclassify.keys() == {"reason"}:
+        raise FieldError("reason", _("Give impact, urgency or priority with the reason."))
+    if "category" in values:
+        values["category"] = _one(Category, values["category"], "category")
+    with transaction.atomic():
+        if values or not reclassify:
+            actions.update_incident(
+                actor=request.user, incident=incident, version=version, **values
+            )
+            version = incident.version
+        if reclassify:
+            actions.change_priority(
+                actor=request.user, incident=incident, version=version, **reclassify
+            )
+    return incident
+
+
+# --- lifecycle steps ----------------------------------------------------------------------------
+
+
+@router.post("/incidents/{number}/assign", response=WRITE)
+@keeps_text
+def assign(request: HttpRequest, number: str, payload: AssignIn):
+    """Give it to a team and/or a person in it; moving it away from someone needs a reason."""
+    incident = queries.incident_for(request.user, number)
+    return actions.assign(
+        actor=request.user,
+        incident=incident,
+        team=_one(Team, payload.team, "team"),
+        assignee=_one(User, payload.assignee, "assignee"),
+        reason=payload.reason,
+        version=payload.version,
+    )
+
+
+@router.post("/incidents/{number}/start", response=WRITE)
+@keeps_text
+def start(request: HttpRequest, number: str, payload: VersionIn | None = None):
+    """Begin work (an unassigned incident becomes yours if you are in its team)."""
+    incident = queries.incident_for(request.user, number)
+    version = payload.version if payload else None
+    return actions.start(actor=request.user, incident=incident, version=version)
+
+
+@router.post("/incidents/{number}/hold", response=WRITE)
+@keeps_text
+def hold(request: HttpRequest, number: str, payload: HoldIn):
+    """Wait for the requester, a supplier or a change; the resolution clock pauses."""
+    incident = queries.incident_for(request.user, number)
+    return actions.hold(actor=request.user, incident=incident, **payload.dict())
+
+
+@router.post("/incidents/{number}/resume", response=WRITE)
+@keeps_text
+def resume(request: HttpRequest, number: str, payload: ResumeIn | None = None):
+    incident = queries.incident_for(request.user, number)
+    values = payload.dict() if payload else {}
+    return actions.resume(actor=request.user, incident=incident, **values)
+
+
+@router.post("/incidents/{number}/resolve", response=WRITE)
+@keeps_text
+def resolve(request: HttpRequest, number: str, payload: ResolveIn):
+    """Resolve with a code and notes; the requester is asked to confirm and rate it."""
+    incident = queries.incident_for(request.user, number)
+    return actions.resolve(actor=request.user, incident=incident, **payload.dict())
+
+
+@router.post("/incidents/{number}/confirm", response=WRITE)
+@keeps_text
+def confirm(request: HttpRequest, number: str, payload: ConfirmIn | None = None):
+    """The requester confirms the fix (optionally rating it 1–5); the incident closes."""
+    incident = queries.incident_for(request.user, number)
+    values = payload.dict() if payload else {}
+    return actions.confirm(actor=request.user, incident=incident, **values)
+
+
+@router.post("/incidents/{number}/reject", response=WRITE)
+@keeps_text
+def reject(request: HttpRequest, number: str, payload: ReasonIn):
+    """The requester says it is not fixed: back to work, with a reason."""
+    incident = queries.incident_for(request.user, number)
+    return actions.reject(actor=request.user, incident=incident, **payload.dict())
+
+
+@router.post("/incidents/{number}/reopen", response=WRITE)
+@keeps_text
+def reopen(request: HttpRequest, number: str, payload: ReasonIn):
+    """Reopen a resolved incident, or a closed one within the reopen period."""
+    incident = queries.incident_for(request.user, number)
+    return actions.reopen(actor=request.user, incident=incident, **payload.dict())
+
+
+@router.post("/incidents/{number}/cancel", response=WRITE)
+@keeps_text
+def cancel(request: HttpRequest, number: str, payload: ReasonIn):
+    """Withdraw an incident recorded by mistake; a reason is required."""
+    incident = queries.incident_for(request.user, number)
+    return actions.cancel(actor=request.user, incident=incident, **payload.dict())
+
+
+@router.post("/incidents/{number}/rate", response=WRITE)
+@keeps_text
+def rate(request: HttpRequest, number: str, payload: RateIn):
+    """The requester rates a resolved or closed incident, 1–5 with a comment."""
+    incident = queries.incident_for(request.user, number)
+    return actions.rate(actor=request.user, incident=incident, **payload.dict())
+
+
+@router.post("/incidents/{number}/major", response=WRITE, tags=["major incidents"])
+@keeps_text
+def declare_major(request: HttpRequest, number: str, payload: MajorIn):
+    """Start the major-incident procedure with a named manager."""
+    incident = queries.incident_for(request.user, number)
+    return actions.declare_major(
+        actor=request.user,
+        incident=incident,
+        manager=_one(User, payload.manager, "manager"),
+        reason=payload.reason,
+    )
+
+
+# --- timeline, conversation, work and files ------------------------------------------------------
+
+
+@router.get("/incidents/{number}/events", response=list[EventOut])
+def list_events(request: HttpRequest, number: str):
+    """The timeline, oldest first; requesters see only what is public."""
+    incident = queries.incident_for(request.user, number)
+    return queries.timeline(incident, staff=_staff_reads_events(request.user))
+
+
+@router.get("/incidents/{number}/comments", response=list[EventOut])
+def list_comments(request: HttpRequest, number: str):
+    incident = queries.incident_for(request.user, number)
+    events = queries.timeline(incident, staff=_staff_reads_events(request.user))
+    return events.filter(kind=EventKind.COMMENT)
+
+
+@router.post("/incidents/{number}/comments", response={201: EventOut})
+def add_comment(request: HttpRequest, number: str, payload: CommentIn):
+    """Add to the conversation (requesters' comments are always public)."""
+    incident = queries.incident_for(request.user, number)
+    event = actions.comment(actor=request.user, incident=incident, **payload.dict())
+    return Status(201, event)
+
+
+@router.get("/incidents/{number}/worklog", response=list[EventOut])
+def list_worklog(request: HttpRequest, number: str):
+    incident = queries.incident_for(request.user, number)
+    events = queries.timeline(incident, staff=_staff_reads_events(request.user))
+    return events.filter(kind=EventKind.WORKLOG)
+
+
+@router.post("/incidents/{number}/worklog", response={201: EventOut})
+def log_work(request: HttpRequest, number: str, payload: WorklogIn):
+    """Record minutes spent (agents)."""
+    incident = queries.incident_for(request.user, number)
+    event = actions.log_work(actor=request.user, incident=incident, **payload.dict())
+    return Status(201, event)
+
+
+@router.get("/incidents/{number}/attachments", response=list[AttachmentOut])
+def list_attachments(request: HttpRequest, number: str):
+    incident = queries.incident_for(request.user, number)
+    return queries.attachments(incident, staff=request.user.has_perm("incidents.view_attachment"))
+
+
+@router.post("/incidents/{number}/attachments", response={201: AttachmentOut})
+def add_attachment(
+    request: HttpRequest, number: str, file: File[UploadedFile], public: Form[bool] = True
+):
+    """Upload ``file`` (multipart) within the size limit and of an accepted type."""
+    incident = queries.incident_for(request.user, number)
+    attachment = actions.add_attachment(
+        actor=request.user, incident=incident, upload=file, public=public
+    )
+    return Status(201, attachment)
+
+
+@router.get("/incidents/{number}/attachments/{attachment_id}")
+def download_attachment(request: HttpRequest, number: str, attachment_id: int):
+    """The file itself, as a download."""
+    incident = queries.incident_for(request.user, number)
+    staff = request.user.has_perm("incidents.view_attachment")
+    attachment = queries.attachments(incident, staff=staff).filter(pk=attachment_id).first()
+    if attachment is None:
+        raise NotFound
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)

@@ -1,0 +1,269 @@
+"""API shapes for incidents, their transitions, timeline, work log and attachments.
+
+Times are ISO 8601 with an explicit offset, in the caller's time zone (UTC for tokens).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from django.utils import timezone
+from ninja import Field, Schema
+from pydantic import BeforeValidator, ConfigDict, PlainSerializer
+
+from keel.catalog.priority import parse_priority
+from keel.incidents import lifecycle, sla
+from keel.incidents.lifecycle import HoldReason
+from keel.incidents.models import Channel, ResolutionCode
+
+
+def _iso(value: datetime) -> str:
+    return timezone.localtime(value).isoformat()
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+
+
+def _priority(value: Any) -> Any:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return parse_priority(value)
+    except ValueError:
+        raise ValueError("use P1 to P5") from None
+
+
+PriorityIn = Annotated[int, BeforeValidator(_priority)]
+
+
+# --- what the API returns ----------------------------------------------------------------------
+
+
+class ErrorItem(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[ErrorItem]
+    code: str | None = None
+
+
+class StaleOut(ErrorOut):
+    """409: someone changed the incident first; reload, re-apply your text and send this version."""
+
+    current_version: int | None = None
+
+
+class Ref(Schema):
+    id: int
+    name: str
+
+
+class PersonRef(Schema):
+    id: int
+    username: str
+    name: str
+
+
+class SlaOut(Schema):
+    state: str = Field(description="ok, warning, breached, paused, met or missed.")
+    deadline: Timestamp | None
+    seconds_left: int | None
+
+
+class IncidentOut(Schema):
+    id: int
+    number: str
+    title: str
+    description: str
+    status: str
+    status_label: str
+    hold_reason: str
+    priority: str = Field(description="P1 (most urgent) … P5.")
+    priority_reason: str
+    impact: int
+    urgency: int
+    channel: str
+    service: Ref
+    category: Ref | None
+    team: Ref
+    assignee: PersonRef | None
+    requester: PersonRef
+    reported_by_id: int | None
+    department_id: int | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    assigned_at: Timestamp | None
+    first_response_at: Timestamp | None
+    resolved_at: Timestamp | None
+    closed_at: Timestamp | None
+    cancelled_at: Timestamp | None
+    respond_by: Timestamp | None
+    resolve_by: Timestamp | None
+    response_breached: bool
+    resolution_breached: bool
+    sla: SlaOut = Field(description="The resolution clock now.")
+    resolution_code: str
+    resolution_notes: str
+    is_major: bool
+    major_manager_id: int | None
+    parent_id: int | None
+    reassignment_count: int
+    reopen_count: int
+    escalation_level: int
+    rating: int | None
+    rating_comment: str
+    rated_at: Timestamp | None
+    version: int = Field(description="Send it back with changes; a stale one gets 409.")
+    transitions: list[str] = Field(description="Steps the lifecycle allows from this status.")
+
+    @staticmethod
+    def resolve_priority(obj) -> str:
+        return f"P{obj.priority}"
+
+    @staticmethod
+    def resolve_status_label(obj) -> str:
+        return str(lifecycle.Status(obj.status).label)
+
+    @staticmethod
+    def resolve_sla(obj) -> dict[str, Any]:
+        clock = sla.resolution_clock(obj, timezone.now())
+        left = None if clock.seconds_left is None else int(clock.seconds_left)
+        return {"state": clock.state, "deadline": clock.deadline, "seconds_left": left}
+
+    @staticmethod
+    def resolve_transitions(obj) -> list[str]:
+        return [s.name for s in lifecycle.available(obj.status)]
+
+
+class IncidentPage(Schema):
+    items: list[IncidentOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class EventOut(Schema):
+    id: int
+    at: Timestamp
+    kind: str
+    actor: PersonRef | None
+    public: bool
+    body: str
+    minutes: int | None
+    data: dict[str, Any]
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    size: int
+    content_type: str
+    public: bool
+    uploaded_by: PersonRef | None
+    uploaded_at: Timestamp
+
+
+# --- what the API accepts ----------------------------------------------------------------------
+
+
+class IncidentIn(Schema):
+    model_config = ConfigDict(use_enum_values=True)
+
+    title: str = Field(json_schema_extra={"maxLength": 200})
+    description: str = ""
+    service: int = Field(description="A service id from GET /api/v1/services.")
+    impact: int = Field(description="1 (highest) … the number of levels in use (3 by default).")
+    urgency: int = Field(description="1 (highest) … the number of levels in use (3 by default).")
+    category: int | None = None
+    requester: int | None = Field(None, description="Agents only: who the incident is for.")
+    channel: Channel | None = None
+
+
+class IncidentUpdateIn(Schema):
+    version: int
+    title: str | None = None
+    description: str | None = None
+    category: int | None = None
+    impact: int | None = None
+    urgency: int | None = None
+    priority: PriorityIn | None = Field(None, description="Override the matrix (needs a reason).")
+    reason: str | None = None
+
+
+class IncidentListParams(Schema):
+    """The console's filters (documented here; read by ``IncidentFilter``)."""
+
+    queue: str | None = Field(None, description="mine, my_teams, unassigned, breaching, open, all.")
+    status: str | None = Field(None, description="open, closed_or_cancelled or a status.")
+    priority: str | None = Field(None, description="P1 … P5.")
+    service: str | None = None
+    team: str | None = None
+    assignee: str | None = Field(None, description="A person's id, `me` or `none`.")
+    category: str | None = Field(None, description="A category id (its children included).")
+    requester: str | None = None
+    major: str | None = Field(None, description="true or false.")
+    q: str | None = Field(None, description="Words in the title, or a number.")
+    cursor: str = ""
+    limit: int = 50
+
+
+class VersionIn(Schema):
+    version: int | None = Field(None, description="The version you read; stale → 409.")
+
+
+class AssignIn(VersionIn):
+    team: int | None = None
+    assignee: int | None = None
+    reason: str = Field("", description="Required when it moves away from a team or person.")
+
+
+class HoldIn(VersionIn):
+    model_config = ConfigDict(use_enum_values=True)
+
+    reason: HoldReason
+    note: str = ""
+
+
+class ResumeIn(VersionIn):
+    note: str = ""
+
+
+class ResolveIn(VersionIn):
+    model_config = ConfigDict(use_enum_values=True)
+
+    code: ResolutionCode
+    notes: str
+
+
+class ConfirmIn(VersionIn):
+    rating: int | None = Field(None, description="1 (poor) … 5 (excellent).")
+    comment: str = ""
+
+
+class ReasonIn(VersionIn):
+    reason: str
+
+
+class RateIn(VersionIn):
+    rating: int = Field(description="1 (poor) … 5 (excellent).")
+    comment: str = ""
+
+
+class CommentIn(Schema):
+    body: str
+    public: bool = Field(True, description="Agents may add internal notes (false).")
+
+
+class WorklogIn(Schema):
+    minutes: int
+    body: str = ""
+    public: bool = False
+
+
+class MajorIn(Schema):
+    manager: int = Field(description="The person who runs the major-incident procedure.")
+    reason: str = ""
