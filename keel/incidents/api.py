@@ -1,5 +1,6 @@
 """API for incidents: the queues' filters, recording, updates, every lifecycle step, the timeline,
-comments, work log, attachments and the major-incident flag.
+comments, work log, attachments, assigning many at once, and the major-incident procedure
+(stakeholder updates, linked incidents, the post-incident review and its actions).
 
 Handlers parse, fetch with the scoped query (out of scope is 404), call one action, and return
 the incident as it now is. A write carrying a stale ``version`` gets 409 with the version that is
@@ -12,6 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
@@ -19,15 +21,19 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 
 from keel.catalog.models import Category, Service
 from keel.core.api import _one
-from keel.core.errors import FieldError, StaleVersion
+from keel.core.errors import DomainError, FieldError, StaleVersion
 from keel.core.models import Team, User
-from keel.core.permissions import NotFound, require
+from keel.core.permissions import NotFound, require, visible
 from keel.incidents import actions, queries
 from keel.incidents.models import EventKind, Incident
 from keel.incidents.schemas import (
     AssignIn,
     AttachmentOut,
+    BulkAssignIn,
+    BulkErrorOut,
+    ChildIn,
     CommentIn,
+    CommunicationIn,
     ConfirmIn,
     EventOut,
     HoldIn,
@@ -41,6 +47,10 @@ from keel.incidents.schemas import (
     ReasonIn,
     ResolveIn,
     ResumeIn,
+    ReviewActionIn,
+    ReviewActionOut,
+    ReviewIn,
+    ReviewOut,
     StaleOut,
     VersionIn,
     WorklogIn,
@@ -49,6 +59,8 @@ from keel.incidents.schemas import (
 router = Router(tags=["incidents"])
 
 WRITE = {200: IncidentOut, 409: StaleOut}
+REFUSED = frozenset({403, 404, 409, 422})
+MAJOR = ["major incidents"]
 PRIORITY_FIELDS = {"impact", "urgency", "priority", "reason"}
 
 
@@ -81,6 +93,25 @@ def keeps_text(handler: Callable[..., Any]) -> Callable[..., Any]:
 def _staff_reads_events(user) -> bool:
     """Staff read the whole timeline; requesters (and department managers) the public part."""
     return user.has_perm("incidents.view_incidentevent")
+
+
+def _refused(number: str, exc: Exception) -> Status:
+    """A bulk request answered as a whole: the error of the incident that failed, naming it."""
+    if isinstance(exc, DomainError):
+        status, detail, errors, code = exc.status, exc.message, exc.errors, exc.code
+    elif isinstance(exc, NotFound):
+        status, detail, errors, code = 404, _("Not found."), [], NotFound.code
+    else:
+        status, detail, errors, code = 403, _("You do not have permission to do this."), [], None
+    return Status(
+        status,
+        {
+            "detail": _("%(number)s: %(detail)s") % {"number": number, "detail": detail},
+            "errors": [{"field": f, "message": str(m)} for f, m in errors],
+            "code": code,
+            "number": number,
+        },
+    )
 
 
 # --- the list and one incident ------------------------------------------------------------------
@@ -122,6 +153,36 @@ def create_incident(request: HttpRequest, payload: IncidentIn):
         channel=payload.channel,
     )
     return Status(201, incident)
+
+
+# Declared before ``/incidents/{number}``, whose path would otherwise take "bulk-assign" for a number.
+@router.post("/incidents/bulk-assign", response={200: list[IncidentOut], REFUSED: BulkErrorOut})
+def bulk_assign(request: HttpRequest, payload: BulkAssignIn):
+    """Give several incidents to a team and/or a person in it: all of them, or none.
+
+    If one is refused (out of scope, not allowed, needs a reason…) nothing changes, and the answer
+    is that incident's error with its number in ``detail`` and ``number``.
+    """
+    team = _one(Team, payload.team, "team")
+    assignee = _one(User, payload.assignee, "assignee")
+    numbers = list(dict.fromkeys(n.strip().upper() for n in payload.numbers))
+    assigned, number = [], ""
+    try:
+        with transaction.atomic():
+            for number in numbers:
+                incident = queries.incident_for(request.user, number)
+                assigned.append(
+                    actions.assign(
+                        actor=request.user,
+                        incident=incident,
+                        team=team,
+                        assignee=assignee,
+                        reason=payload.reason,
+                    )
+                )
+    except (DomainError, NotFound, PermissionDenied) as exc:
+        return _refused(number, exc)
+    return assigned
 
 
 @router.get("/incidents/{number}", response=IncidentOut)
@@ -329,3 +390,82 @@ def download_attachment(request: HttpRequest, number: str, attachment_id: int):
     if attachment is None:
         raise NotFound
     return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+
+
+# --- major incidents: stakeholder updates, linked incidents, the post-incident review -----------
+
+
+@router.get("/incidents/{number}/communications", response=list[EventOut], tags=MAJOR)
+def list_communications(request: HttpRequest, number: str):
+    """The major incident's timed updates to stakeholders, oldest first (requesters read them)."""
+    incident = queries.incident_for(request.user, number)
+    events = queries.timeline(incident, staff=_staff_reads_events(request.user))
+    return events.filter(kind=EventKind.COMMUNICATION)
+
+
+@router.post("/incidents/{number}/communications", response={201: EventOut}, tags=MAJOR)
+def add_communication(request: HttpRequest, number: str, payload: CommunicationIn):
+    """Post a timed update to stakeholders; only major incidents have them (409 otherwise)."""
+    incident = queries.incident_for(request.user, number)
+    event = actions.communicate(actor=request.user, incident=incident, **payload.dict())
+    return Status(201, event)
+
+
+@router.get("/incidents/{number}/children", response=list[IncidentOut], tags=MAJOR)
+def list_children(request: HttpRequest, number: str):
+    """Incidents linked to this major incident, oldest first: those you may see."""
+    incident = queries.incident_for(request.user, number)
+    children = visible(queries.children(incident), request.user)
+    return children.select_related(*queries.LIST_RELATED)
+
+
+@router.post("/incidents/{number}/children", response={201: IncidentOut}, tags=MAJOR)
+def add_child(request: HttpRequest, number: str, payload: ChildIn):
+    """Link an incident caused by the same failure (its ``number``); the child is returned."""
+    major = queries.incident_for(request.user, number)
+    # Checked before the number is looked up, so requesters are refused the same way every time.
+    require(request.user, "incidents.work_incident")
+    try:
+        child = queries.incident_for(request.user, payload.number)
+    except NotFound:
+        raise FieldError("number", _("There is no such incident that you can see.")) from None
+    return Status(201, actions.link_child(actor=request.user, major=major, child=child))
+
+
+@router.get("/incidents/{number}/review", response=ReviewOut, tags=MAJOR)
+def get_review(request: HttpRequest, number: str):
+    """The post-incident review with its actions (staff); 404 unless the incident is major."""
+    incident = queries.incident_for(request.user, number)
+    require(request.user, "incidents.view_incidentevent")  # internal, as on the incident page
+    review = queries.review_for(incident) if incident.is_major else None
+    if review is None:
+        raise NotFound
+    return review
+
+
+@router.put("/incidents/{number}/review", response=ReviewOut, tags=MAJOR)
+def save_review(request: HttpRequest, number: str, payload: ReviewIn):
+    """Write the review; parts left out keep their text.
+
+    ``complete: true`` needs every part and at least one action (422 names what is missing); a
+    completed review no longer changes (409), and lets the major incident close.
+    """
+    incident = queries.incident_for(request.user, number)
+    actions.save_review(actor=request.user, incident=incident, **payload.dict(exclude_none=True))
+    return queries.review_for(incident)
+
+
+@router.post("/incidents/{number}/review/actions", response={201: ReviewActionOut}, tags=MAJOR)
+def add_review_action(request: HttpRequest, number: str, payload: ReviewActionIn):
+    """Agree an improvement with an owner (a person's id) and optionally a due date."""
+    incident = queries.incident_for(request.user, number)
+    # Checked before the id is looked up, so those who may not write cannot probe who exists.
+    require(request.user, "incidents.manage_major_incident")
+    action = actions.add_review_action(
+        actor=request.user,
+        incident=incident,
+        description=payload.description,
+        owner=_one(User, payload.owner, "owner"),
+        due=payload.due,
+    )
+    return Status(201, action)

@@ -1,11 +1,12 @@
-"""API shapes for incidents, their transitions, timeline, work log and attachments.
+"""API shapes for incidents, their transitions, timeline, work log, attachments and the
+major-incident procedure (stakeholder updates, linked incidents, the post-incident review).
 
 Times are ISO 8601 with an explicit offset, in the caller's time zone (UTC for tokens).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from django.utils import timezone
@@ -167,6 +168,33 @@ class AttachmentOut(Schema):
     uploaded_at: Timestamp
 
 
+class ReviewActionOut(Schema):
+    id: int
+    description: str
+    owner: PersonRef
+    due: date | None
+    done_at: Timestamp | None
+
+
+class ReviewOut(Schema):
+    """The post-incident review a major incident needs before it may close."""
+
+    id: int
+    timeline: str
+    cause: str
+    went_well: str
+    went_badly: str
+    completed_at: Timestamp | None = Field(description="Set once completed; it then cannot change.")
+    completed_by: PersonRef | None
+    actions: list[ReviewActionOut] = Field(description="Improvements agreed, each with an owner.")
+
+
+class BulkErrorOut(ErrorOut):
+    """A bulk request refused as a whole: the first failing incident's error, and its number."""
+
+    number: str | None = None
+
+
 # --- what the API accepts ----------------------------------------------------------------------
 
 
@@ -267,3 +295,35 @@ class WorklogIn(Schema):
 class MajorIn(Schema):
     manager: int = Field(description="The person who runs the major-incident procedure.")
     reason: str = ""
+
+
+class CommunicationIn(Schema):
+    body: str = Field(description="The update, as stakeholders will read it.")
+    audience: str = Field("stakeholders", description="Who the update is for.")
+
+
+class ChildIn(Schema):
+    number: str = Field(description="The number of an incident caused by the same failure.")
+
+
+class ReviewIn(Schema):
+    """Parts left out (or null) keep their text; ``complete`` needs every part and an action."""
+
+    timeline: str | None = None
+    cause: str | None = None
+    went_well: str | None = None
+    went_badly: str | None = None
+    complete: bool = Field(False, description="Complete the review; it then cannot change.")
+
+
+class ReviewActionIn(Schema):
+    description: str
+    owner: int = Field(description="The id of the person who sees the action through.")
+    due: date | None = None
+
+
+class BulkAssignIn(Schema):
+    numbers: list[str] = Field(min_length=1, max_length=100, description="Incident numbers.")
+    team: int | None = None
+    assignee: int | None = None
+    reason: str = Field("", description="Required when one moves away from a team or person.")
