@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -34,6 +34,11 @@ SERVICE_FIELDS = [
     "is_active",
     "in_portal",
 ]
+
+
+def _is_whole(value: object) -> TypeGuard[int]:
+    """A whole number given as such (not ``True``, ``"3"`` or ``3.0``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _validate_service(values: Mapping[str, Any], errors: list[tuple[str, Any]]) -> None:
@@ -100,11 +105,12 @@ def set_service_targets(
     """Set (respond, resolve) business minutes per priority for a service (or the defaults)."""
     require(actor, "catalog.change_servicetarget" if service else "catalog.change_priorityrule")
     errors: list[tuple[str, Any]] = []
-    for priority, (respond, resolve) in targets.items():
+    for priority, pair in targets.items():
         field = f"targets.P{priority}"
-        if not 1 <= priority <= MAX_LEVELS:
+        respond, resolve = pair if isinstance(pair, tuple | list) and len(pair) == 2 else (0, 0)
+        if not _is_whole(priority) or not 1 <= priority <= MAX_LEVELS:
             errors.append((field, _("Priority must be P1 to P5.")))
-        elif respond <= 0 or resolve <= 0:
+        elif not (_is_whole(respond) and _is_whole(resolve)) or respond <= 0 or resolve <= 0:
             errors.append((field, _("Targets must be positive numbers of minutes.")))
         elif respond > resolve:
             errors.append(
@@ -139,14 +145,27 @@ def set_service_targets(
 def set_priority_matrix(*, actor: Any, levels: int, rules: Mapping[tuple[int, int], int]) -> None:
     """Replace the priority matrix: ``levels`` impact/urgency levels and every cell's priority."""
     require(actor, "catalog.change_priorityrule")
-    if not MIN_LEVELS <= levels <= MAX_LEVELS:
+    if not _is_whole(levels) or not MIN_LEVELS <= levels <= MAX_LEVELS:
         raise FieldError("levels", _("Use between 2 and 5 levels."))
+    cells = [(i, u) for i in range(1, levels + 1) for u in range(1, levels + 1)]
     errors: list[tuple[str, Any]] = []
-    for impact in range(1, levels + 1):
-        for urgency in range(1, levels + 1):
-            value = rules.get((impact, urgency))
-            if value is None or not 1 <= value <= MAX_LEVELS:
-                errors.append((f"rules.{impact}.{urgency}", _("Give a priority from P1 to P5.")))
+    for impact, urgency in cells:
+        value = rules.get((impact, urgency))
+        if not _is_whole(value) or not 1 <= value <= MAX_LEVELS:
+            errors.append((f"rules.{impact}.{urgency}", _("Give a priority from P1 to P5.")))
+    if errors:
+        raise FieldError(errors=errors)
+    # Level 1 is the most impact and the most urgent: a worse impact or urgency than a
+    # neighbouring cell must never give a less urgent priority than that cell.
+    for impact, urgency in cells:
+        for worse in ((impact - 1, urgency), (impact, urgency - 1)):
+            if min(worse) >= 1 and rules[worse] > rules[(impact, urgency)]:
+                errors.append(
+                    (
+                        f"rules.{worse[0]}.{worse[1]}",
+                        _("A higher impact or urgency cannot give a lower priority."),
+                    )
+                )
     if errors:
         raise FieldError(errors=errors)
     before = queries.matrix()

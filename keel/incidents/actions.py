@@ -128,6 +128,7 @@ def _event(
     body: str = "",
     public: bool = False,
     minutes: int | None = None,
+    details: dict[str, Any] | None = None,
     **data: Any,
 ) -> IncidentEvent:
     return IncidentEvent.objects.create(
@@ -138,7 +139,7 @@ def _event(
         body=body,
         public=public,
         minutes=minutes,
-        data=data,
+        data={**(details or {}), **data},
     )
 
 
@@ -176,9 +177,19 @@ def _set_status(incident: Incident, status: str, fields: list[str]) -> None:
 
 
 def _pause(incident: Incident, now: datetime, fields: list[str]) -> None:
+    """Stop the resolution clock; a deadline that has already passed stays missed."""
     if incident.paused_at is None:
         incident.paused_at = now
         fields.append("paused_at")
+        if (
+            incident.resolve_by is not None
+            and now > incident.resolve_by
+            and not incident.resolution_breached
+        ):
+            # Resuming moves resolve_by out by the hold; without this, holding a late incident
+            # before the sweep noticed would let it be resolved "in time".
+            incident.resolution_breached = True
+            fields.append("resolution_breached")
 
 
 def _unpause(incident: Incident, now: datetime, fields: list[str]) -> None:
@@ -394,7 +405,7 @@ def change_priority(
     _note_first_response(incident, actor, now, fields)
     _save(incident, fields, now)
     changes = {k: [v, getattr(incident, k)] for k, v in before.items() if v != getattr(incident, k)}
-    _event(incident, actor, EventKind.PRIORITY, now, body=reason, **changes)
+    _event(incident, actor, EventKind.PRIORITY, now, body=reason, details=changes)
     audit.record(
         actor, "incident.priority_changed", incident, changes=changes, reason=reason, at=now
     )
@@ -1280,6 +1291,8 @@ def auto_close_resolved(*, actor: Any, now: datetime | None = None) -> list[str]
         status=Status.RESOLVED, resolved_at__lte=now - timedelta(days=days)
     ).select_related("service")
     for incident in candidates.iterator(chunk_size=500):
+        if incident.resolved_at is None:  # excluded by the query; for the type checker
+            continue
         spec = sla.spec_for_service(incident.service)
         waited = business_minutes_between(spec, incident.resolved_at, now)
         if waited < days * sla.business_day_minutes(spec):

@@ -15,9 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Context, Engine
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from huey.contrib.djhuey import db_task
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,16 @@ def _url(incident) -> str:
     return f"{base}/incidents/{incident.number}/"
 
 
-def _send(incident, recipients, kind: str, subject: str, **context: Any) -> None:
-    """Send one e-mail per recipient, each in their own language and time zone."""
+def _render_text(name: str, context: dict[str, Any]) -> str:
+    """A plain-text template without HTML escaping: "R&D <lab>" must not arrive as "R&amp;D"."""
+    return Engine.get_default().get_template(name).render(Context(context, autoescape=False))
+
+
+def _send(incident, recipients, kind: str, subject: str | Promise, **context: Any) -> None:
+    """Send one e-mail per recipient, each in their own language and time zone.
+
+    ``subject`` is lazy (``gettext_lazy``) so it is translated inside each recipient's language.
+    """
     from keel.incidents import actions
 
     sent_to = []
@@ -59,11 +68,11 @@ def _send(incident, recipients, kind: str, subject: str, **context: Any) -> None
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 zone = zoneinfo.ZoneInfo("UTC")
             with timezone.override(zone):
-                body = render_to_string(
+                body = _render_text(
                     f"incidents/email/{kind}.txt",
                     {"incident": incident, "person": person, "url": _url(incident), **context},
                 )
-                line = subject % {"number": incident.number, "title": incident.title}
+                line = str(subject) % {"number": incident.number, "title": incident.title}
                 send_mail(f"[{incident.number}] {line}", body, None, [person.email])
         sent_to.append(person.email)
     if sent_to:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -186,6 +187,20 @@ def decode_cursor(cursor: str) -> tuple[int, datetime | None, int]:
         ) from None
 
 
+def _after(deadline: datetime | None, pk: int, nulls_last: bool) -> Q:
+    """Rows of the same priority that come after (deadline, pk) in ``ORDER BY resolve_by, id``.
+
+    Incidents without a deadline sort last on PostgreSQL and first on SQLite, so which side of
+    the cursor they are on depends on the database.
+    """
+    no_deadline = Q(resolve_by__isnull=True)
+    if deadline is None:
+        after = no_deadline & Q(id__gt=pk)
+        return after if nulls_last else after | Q(resolve_by__isnull=False)
+    after = Q(resolve_by__gt=deadline) | Q(resolve_by=deadline, id__gt=pk)
+    return after | no_deadline if nulls_last else after
+
+
 def page(
     qs: QuerySet[Incident], cursor: str = "", size: int = PAGE_SIZE
 ) -> tuple[list[Incident], str | None]:
@@ -194,17 +209,10 @@ def page(
         raise FieldError("limit", _("Ask for 1 to %(max)s at a time.") % {"max": MAX_PAGE_SIZE})
     if cursor:
         priority, deadline, pk = decode_cursor(cursor)
-        if deadline is None:
-            qs = qs.filter(
-                Q(priority__gt=priority) | Q(priority=priority, resolve_by__isnull=True, id__gt=pk)
-            )
-        else:
-            qs = qs.filter(
-                Q(priority__gt=priority)
-                | Q(priority=priority, resolve_by__gt=deadline)
-                | Q(priority=priority, resolve_by=deadline, id__gt=pk)
-                | Q(priority=priority, resolve_by__isnull=True)
-            )
+        nulls_last = connections[qs.db].features.nulls_order_largest
+        qs = qs.filter(
+            Q(priority__gt=priority) | (Q(priority=priority) & _after(deadline, pk, nulls_last))
+        )
     rows = list(qs[: size + 1])
     if len(rows) > size:
         return rows[:size], encode_cursor(rows[size - 1])
