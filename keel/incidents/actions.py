@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from keel.catalog import queries as catalog
 from keel.catalog.models import Category, Service
 from keel.core import audit
-from keel.core.errors import FieldError, InvalidTransition, StaleVersion
+from keel.core.errors import Conflict, FieldError, InvalidTransition, StaleVersion
 from keel.core.numbering import next_number
 from keel.core.permissions import is_staff_member, require
 from keel.incidents import lifecycle, notify, sla
@@ -117,6 +117,18 @@ def _save(incident: Incident, fields: list[str], now: datetime) -> None:
             % {"number": incident.number}
         )
     incident.version += 1
+
+
+def _touch(incident: Incident, fields: list[str], now: datetime) -> None:
+    """Write bookkeeping fields (updated, first response) without moving the version.
+
+    A comment or a work log does not change what an agent is editing, so it must not turn their
+    next save into a conflict.
+    """
+    incident.updated_at = now
+    Incident.objects.filter(pk=incident.pk).update(
+        **{f: getattr(incident, f) for f in {*fields, "updated_at"}}
+    )
 
 
 def _event(
@@ -894,7 +906,7 @@ def comment(*, actor: Any, incident: Incident, body: str, public: bool = True) -
     fields: list[str] = []
     if public:
         _note_first_response(incident, actor, now, fields)
-    _save(incident, fields, now)
+    _touch(incident, fields, now)
     audit.record(actor, "incident.commented", incident, changes={"public": [None, public]}, at=now)
     if (
         not staff
@@ -931,7 +943,7 @@ def log_work(
     )
     fields: list[str] = []
     _note_first_response(incident, actor, now, fields)
-    _save(incident, fields, now)
+    _touch(incident, fields, now)
     audit.record(
         actor, "incident.work_logged", incident, changes={"minutes": [None, minutes]}, at=now
     )
@@ -999,6 +1011,8 @@ def declare_major(*, actor: Any, incident: Incident, manager: Any, reason: str =
     require(actor, "incidents.manage_major_incident", incident)
     if not incident.is_open:
         raise InvalidTransition(_("Only an open incident can be declared major."))
+    if incident.is_major:
+        raise Conflict(_("%(number)s is already a major incident.") % {"number": incident.number})
     if manager is None or not manager.has_perm("incidents.work_incident"):
         raise FieldError("manager", _("Name a manager who works on incidents."))
     now = timezone.now()
@@ -1026,6 +1040,8 @@ def communicate(
     require(actor, "incidents.work_incident", incident)
     if not incident.is_major:
         raise InvalidTransition(_("Stakeholder updates belong to major incidents."))
+    if incident.status in lifecycle.FINAL:
+        raise InvalidTransition(_("This incident is closed; its communication log is complete."))
     errors: list[tuple[str, Any]] = []
     body = _text("body", body, errors, required=True)
     audience = _text("audience", audience, errors, required=True, limit=200)
@@ -1048,9 +1064,20 @@ def link_child(*, actor: Any, major: Incident, child: Incident) -> Incident:
     require(actor, "incidents.work_incident", major)
     require(actor, "incidents.work_incident", child)
     if not major.is_major:
-        raise FieldError("parent", _("Link incidents to a major incident."))
+        raise InvalidTransition(_("Incidents are linked to a major incident only."))
     if child.pk == major.pk or child.is_major:
         raise FieldError("child", _("A major incident cannot be its own child or another major's."))
+    if child.status in lifecycle.FINAL:
+        raise FieldError(
+            "child", _("%(number)s is closed; link open incidents.") % {"number": child.number}
+        )
+    if child.parent_id == major.pk:
+        return child
+    if child.parent_id is not None:
+        raise Conflict(
+            _("%(number)s already belongs to another major incident.") % {"number": child.number},
+            errors=[("child", _("Unlink it there first."))],
+        )
     now = timezone.now()
     child.parent = major
     _save(child, ["parent"], now)
@@ -1115,6 +1142,10 @@ def add_review_action(
     description = _text("description", description, errors, required=True, limit=2000)
     if owner is None:
         errors.append(("owner", _("Every action needs an owner.")))
+    elif not owner.is_active or getattr(owner, "is_system", False):
+        errors.append(("owner", _("The owner must be an active person.")))
+    if due is not None and due < timezone.localdate():
+        errors.append(("due", _("The due date cannot be in the past.")))
     if errors:
         raise FieldError(errors=errors)
     action = ReviewAction.objects.create(

@@ -89,6 +89,8 @@ class IncidentFilter:
             found.major = True
         elif major in {"0", "false", "no"}:
             found.major = False
+        elif major:
+            found.errors.append(("major", _("Use true or false.")))
         found.q = (params.get("q") or "").strip()[:200]
         return found
 
@@ -265,8 +267,13 @@ def attachments(incident: Incident, *, staff: bool) -> QuerySet[Attachment]:
     return qs if staff else qs.filter(public=True)
 
 
-def children(incident: Incident) -> QuerySet[Incident]:
-    return incident.children.select_related("requester", "service").order_by("created_at")
+def children(incident: Incident, viewer: Any) -> QuerySet[Incident]:
+    """The incidents linked to a major incident that this viewer may see."""
+    return (
+        visible(incident.children.all(), viewer)
+        .select_related(*LIST_RELATED)
+        .order_by("created_at")
+    )
 
 
 def review_for(incident: Incident):
@@ -274,6 +281,7 @@ def review_for(incident: Incident):
 
     return (
         PostIncidentReview.objects.filter(incident=incident)
+        .select_related("completed_by")
         .prefetch_related(
             Prefetch("actions", queryset=ReviewAction.objects.select_related("owner"))
         )

@@ -33,6 +33,7 @@ def open_incident(
     service = service or ServiceFactory()
     return actions.open_incident(
         actor=extra.pop("actor", requester),
+        requester=requester,
         title=title,
         description=extra.pop("description", "It shows a black screen after the logo."),
         service=service,

@@ -23,7 +23,7 @@ from keel.catalog import actions as catalog_actions
 from keel.catalog.priority import default_matrix
 from keel.catalog.tests.factories import CategoryFactory, ServiceFactory, ServiceTargetFactory
 from keel.core import actions as core_actions
-from keel.core.errors import FieldError, InvalidTransition, NotFound, StaleVersion
+from keel.core.errors import Conflict, FieldError, InvalidTransition, NotFound, StaleVersion
 from keel.core.models import AuditEvent
 from keel.core.roles import Role
 from keel.core.tests.factories import DepartmentFactory, TeamFactory
@@ -736,16 +736,70 @@ def test_incidents_with_the_same_cause_are_linked_to_the_major_incident(major, d
     actions.link_child(actor=desk, major=major, child=child)
 
     assert fresh(child).parent == major
-    assert list(queries.children(major)) == [child]
+    assert list(queries.children(major, desk)) == [child]
+
+
+def test_linking_the_same_child_twice_changes_nothing(major, desk, service):
+    child = actions.link_child(actor=desk, major=major, child=open_incident(service=service))
+    version = fresh(child).version
+
+    actions.link_child(actor=desk, major=major, child=fresh(child))
+
+    assert fresh(child).version == version
+
+
+def test_a_child_of_another_major_incident_is_not_taken_over(major, desk, lead, service):
+    other = actions.declare_major(actor=lead, incident=open_incident(service=service), manager=lead)
+    child = actions.link_child(actor=desk, major=other, child=open_incident(service=service))
+
+    with pytest.raises(Conflict):
+        actions.link_child(actor=desk, major=major, child=fresh(child))
+
+    assert fresh(child).parent == other
+
+
+def test_a_closed_incident_is_not_linked(major, desk, service):
+    child = open_incident(service=service)
+    actions.cancel(actor=desk, incident=child, reason="Duplicate")
+
+    with pytest.raises(FieldError) as refused:
+        actions.link_child(actor=desk, major=major, child=fresh(child))
+
+    assert fields_of(refused.value) == ["child"]
 
 
 def test_incidents_link_only_to_a_major_incident(incident, desk, service):
     child = open_incident(service=service)
 
-    with pytest.raises(FieldError) as refused:
+    with pytest.raises(InvalidTransition):
         actions.link_child(actor=desk, major=incident, child=child)
 
-    assert fields_of(refused.value) == ["parent"]
+    assert fresh(child).parent is None
+
+
+def test_a_major_incident_is_declared_once(major, lead):
+    with pytest.raises(Conflict):
+        actions.declare_major(actor=lead, incident=fresh(major), manager=lead)
+
+
+def test_a_review_action_needs_an_active_owner_and_a_future_due_date(major, lead, make_user):
+    gone = make_user(Role.AGENT, is_active=False)
+
+    with pytest.raises(FieldError) as refused:
+        actions.add_review_action(
+            actor=lead, incident=major, description="Add monitoring", owner=gone, due=datetime(2020, 1, 1).date()
+        )
+
+    assert fields_of(refused.value) == ["owner", "due"]
+
+
+def test_a_comment_does_not_turn_an_agents_next_save_into_a_conflict(incident, desk):
+    read_at = fresh(incident).version
+
+    actions.comment(actor=incident.requester, incident=fresh(incident), body="More details")
+    actions.update_incident(actor=desk, incident=fresh(incident), version=read_at, title="Laptop black screen")
+
+    assert fresh(incident).title == "Laptop black screen"
 
 
 def test_a_major_incident_is_not_its_own_child(major, desk):

@@ -95,6 +95,7 @@ def viewable(viewer, **params) -> list[str]:
         ({"category": "1.5"}, "category"),
         ({"requester": "me"}, "requester"),
         ({"assignee": "bob"}, "assignee"),
+        ({"major": "maybe"}, "major"),
     ],
 )
 def test_a_bad_filter_is_named_in_the_errors(params, field):
