@@ -27,7 +27,7 @@ def _sources():
 def _offences(pattern: re.Pattern[str], allowed: set[str]) -> list[str]:
     found = []
     for path in _sources():
-        if path.name in allowed:
+        if path.name in allowed or (pattern is WRITE and path.parent.name == "actions"):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#", 1)[0]
