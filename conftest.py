@@ -13,6 +13,9 @@ from keel.core.models import AuditChain, Department, User
 from keel.core.roles import Role
 from keel.core.tests.factories import DepartmentFactory, UserFactory
 
+# A real browser (Playwright driving Debian's Chromium) for every app's browser tests.
+pytest_plugins = ["keel.testing.browser"]
+
 
 @pytest.fixture(autouse=True)
 def _audit_chain_head(request: pytest.FixtureRequest) -> None:

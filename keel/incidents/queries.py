@@ -159,7 +159,7 @@ def incidents_for(
     if flt.q:
         term = flt.q
         if term.upper().startswith("INC-"):
-            qs = qs.filter(number=term.upper())
+            qs = qs.filter(number__startswith=term.upper())
         else:
             qs = qs.filter(Q(title__icontains=term) | Q(number__icontains=term))
     return qs.order_by("priority", "resolve_by", "id")

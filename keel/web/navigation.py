@@ -1,6 +1,6 @@
 """The navigation: one entry per process area, shown once that area exists and the person may use it.
 
-Apps add their entries with :func:`register`, from their AppConfig.ready().
+Apps add their entries with :func:`register`, from their AppConfig.ready() or their urls.py.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ class NavItem:
     url_name: str
     order: int = 100
     visible: Callable[[Any], bool] = lambda user: True
+    # Pages outside its own address that still belong to it (a requester's incident page).
+    also_active: Callable[[Any, str], bool] = lambda user, path: False
 
 
 _items: dict[str, NavItem] = {}
@@ -36,6 +38,7 @@ def sections_for(user: Any, path: str) -> list[dict[str, Any]]:
             continue
         url = reverse(item.url_name)
         active = path == url if url == "/" else path.startswith(url)
+        active = active or item.also_active(user, path)
         entries.append({"key": item.key, "label": item.label, "url": url, "active": active})
     return entries
 

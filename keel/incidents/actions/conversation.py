@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -138,7 +139,7 @@ def add_attachment(
     limit = _max_attachment_bytes()
     if upload.size is None or upload.size > limit:
         raise FieldError(
-            "file", _("Files may be at most %(mb)s MB.") % {"mb": limit // (1024 * 1024)}
+            "file", _("Files may be at most %(size)s.") % {"size": filesizeformat(limit)}
         )
     if extension not in ALLOWED_EXTENSIONS:
         raise FieldError(

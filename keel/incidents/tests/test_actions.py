@@ -9,7 +9,7 @@ sweep in ``test_sweep.py`` and e-mails in ``test_notify.py``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -787,7 +787,11 @@ def test_a_review_action_needs_an_active_owner_and_a_future_due_date(major, lead
 
     with pytest.raises(FieldError) as refused:
         actions.add_review_action(
-            actor=lead, incident=major, description="Add monitoring", owner=gone, due=datetime(2020, 1, 1).date()
+            actor=lead,
+            incident=major,
+            description="Add monitoring",
+            owner=gone,
+            due=date(2020, 1, 1),
         )
 
     assert fields_of(refused.value) == ["owner", "due"]
@@ -797,7 +801,9 @@ def test_a_comment_does_not_turn_an_agents_next_save_into_a_conflict(incident, d
     read_at = fresh(incident).version
 
     actions.comment(actor=incident.requester, incident=fresh(incident), body="More details")
-    actions.update_incident(actor=desk, incident=fresh(incident), version=read_at, title="Laptop black screen")
+    actions.update_incident(
+        actor=desk, incident=fresh(incident), version=read_at, title="Laptop black screen"
+    )
 
     assert fresh(incident).title == "Laptop black screen"
 

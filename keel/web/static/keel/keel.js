@@ -7,6 +7,9 @@
  *   data-copy="#id"      a button that copies the value of the element #id
  *   data-confirm="…"     a form that asks before it is sent
  *   data-other-zone      a time-zone select whose "other" choice shows [data-other-zone-field]
+ *   data-queue           the incident queue: j/k move, Enter opens, x ticks, / searches
+ *   data-check-all       a checkbox that ticks every row of its table
+ *   data-bulk            a form whose [data-bulk-count] counts the boxes ticked for it
  * Everything works without this file; it only makes the pages nicer to use.
  */
 (function () {
@@ -148,8 +151,146 @@
     }
   });
 
+  // --- the incident queue ----------------------------------------------------------------
+
+  function isTyping(element) {
+    if (!element) {
+      return false;
+    }
+    var tag = element.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || element.isContentEditable;
+  }
+
+  function queueRows() {
+    var table = document.querySelector("table[data-queue]");
+    return table ? Array.prototype.slice.call(table.querySelectorAll("tbody tr[data-href]")) : [];
+  }
+
+  function moveCurrent(step) {
+    var rows = queueRows();
+    if (!rows.length) {
+      return;
+    }
+    var index = rows.findIndex(function (row) {
+      return row.classList.contains("is-current");
+    });
+    var next = index < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, index + step));
+    rows.forEach(function (row) {
+      row.classList.remove("is-current");
+    });
+    rows[next].classList.add("is-current");
+    var link = rows[next].querySelector("a.row-link");
+    if (link) {
+      link.focus({ preventScroll: true });
+    }
+    rows[next].scrollIntoView({ block: "nearest" });
+  }
+
+  function currentRow() {
+    var rows = queueRows();
+    var active = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("tr[data-href]")
+      : null;
+    return active || rows.find(function (row) {
+      return row.classList.contains("is-current");
+    });
+  }
+
+  function syncBulk() {
+    var form = document.querySelector("form[data-bulk]");
+    if (!form) {
+      return;
+    }
+    var ticked = document.querySelectorAll('input[type="checkbox"][form="' + form.id + '"]:checked').length;
+    var count = form.querySelector("[data-bulk-count]");
+    if (count) {
+      count.textContent = String(ticked);
+    }
+    form.classList.toggle("has-selection", ticked > 0);
+    var all = document.querySelector("[data-check-all]");
+    if (all) {
+      var boxes = document.querySelectorAll('input[type="checkbox"][form="' + form.id + '"]');
+      all.checked = boxes.length > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    if (!document.querySelector("table[data-queue]") && event.key !== "/") {
+      return;
+    }
+    if (isTyping(event.target)) {
+      if (event.key === "Escape" && event.target.matches("[data-search]")) {
+        event.target.blur();
+      }
+      return;
+    }
+    var search = document.querySelector("[data-search]");
+    var inQueue = event.target === document.body || Boolean(event.target.closest && event.target.closest("table[data-queue]"));
+    if (event.key === "/" && search) {
+      event.preventDefault();
+      search.focus();
+      search.select();
+    } else if (!inQueue) {
+      return;
+    } else if (event.key === "j" || (event.key === "ArrowDown" && event.target !== document.body)) {
+      event.preventDefault();
+      moveCurrent(1);
+    } else if (event.key === "k" || (event.key === "ArrowUp" && event.target !== document.body)) {
+      event.preventDefault();
+      moveCurrent(-1);
+    } else if (event.key === "Enter") {
+      var row = currentRow();
+      if (row && !(event.target.closest && event.target.closest("a"))) {
+        event.preventDefault();
+        window.location.href = row.getAttribute("data-href");
+      }
+    } else if (event.key === "x") {
+      var current = currentRow();
+      var box = current && current.querySelector('input[type="checkbox"]');
+      if (box) {
+        event.preventDefault();
+        box.checked = !box.checked;
+        syncBulk();
+      }
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-check-all]")) {
+      var form = document.querySelector("form[data-bulk]");
+      if (form) {
+        document.querySelectorAll('input[type="checkbox"][form="' + form.id + '"]').forEach(function (box) {
+          box.checked = target.checked;
+        });
+      }
+      syncBulk();
+    } else if (target.matches && target.matches('input[type="checkbox"][form]')) {
+      syncBulk();
+    }
+  });
+
+  // The search box filters as it is typed; its "change" on leaving it would only ask again (and
+  // redraw the table, losing the ticks), so it stops here instead of reaching the filter form.
+  function quietSearch(root) {
+    root.querySelectorAll("[data-search]").forEach(function (input) {
+      if (!input.hasAttribute("data-quiet")) {
+        input.setAttribute("data-quiet", "");
+        input.addEventListener("change", function (event) {
+          event.stopPropagation();
+        });
+      }
+    });
+  }
+
   function init(root) {
+    quietSearch(root);
     root.querySelectorAll("select[data-other-zone]").forEach(syncOtherZone);
+    syncBulk();
     var reveal = root.querySelector(".token-reveal input[readonly]");
     if (reveal) {
       reveal.addEventListener("focus", function () {

@@ -1,0 +1,86 @@
+"""Recording an incident: the portal's "Report a problem" and an agent recording for someone."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from keel.core import queries as people
+from keel.core.errors import DomainError
+from keel.incidents import actions, forms
+from keel.incidents.models import Incident
+from keel.incidents.views._common import RECORDED, incident_url, require_agent
+
+
+def _open(request: HttpRequest, form: forms.ReportForm) -> Incident | None:
+    """Record the incident and its attachments together: a bad file leaves nothing behind."""
+    values = form.values()
+    uploads = form.cleaned_data.get("attachments") or []
+    try:
+        with transaction.atomic():
+            incident = actions.open_incident(actor=request.user, **values)
+            for upload in uploads:
+                actions.add_attachment(
+                    actor=request.user, incident=incident, upload=upload, public=True
+                )
+    except DomainError as exc:
+        form.attach(exc)
+        return None
+    return incident
+
+
+@login_required
+def report(request: HttpRequest) -> HttpResponse:
+    """The portal's "Report a problem": a requester records an incident of their own."""
+    if not request.user.has_perm("incidents.add_incident"):
+        raise PermissionDenied
+    posted = request.method == "POST"
+    form = forms.ReportForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
+        incident = _open(request, form)
+        if incident is not None:
+            request.session[RECORDED] = incident.number
+            return redirect(incident_url(incident.number))
+    return render(
+        request,
+        "incidents/report.html",
+        {"form": form, "agent": False},
+        status=422 if posted else 200,
+    )
+
+
+@login_required
+def record(request: HttpRequest) -> HttpResponse:
+    """An agent records an incident for someone who phoned, walked in, wrote or chatted."""
+    require_agent(request)
+    if not request.user.has_perm("incidents.add_incident"):
+        raise PermissionDenied
+    posted = request.method == "POST"
+    form = forms.RecordForm(
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        viewer=request.user,
+    )
+    if posted and form.is_valid():
+        incident = _open(request, form)
+        if incident is not None:
+            request.session[RECORDED] = incident.number
+            return redirect(incident_url(incident.number))
+    return render(
+        request,
+        "incidents/report.html",
+        {"form": form, "agent": True},
+        status=422 if posted else 200,
+    )
+
+
+@login_required
+def people_options(request: HttpRequest) -> HttpResponse:
+    """``<option>``s of people matching ``q``, for the requester field's suggestions (htmx)."""
+    require_agent(request)
+    q = request.GET.get("requester", request.GET.get("q", "")).strip()[:100]
+    found = people.users_for(request.user, q=q)[:15] if len(q) >= 2 else []
+    return render(request, "incidents/_people_options.html", {"people": found})
