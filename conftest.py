@@ -34,6 +34,19 @@ def _audit_chain_head(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language_and_time_zone():
+    """Each test starts in English and the server's time zone, whatever the last one activated."""
+    from django.conf import settings
+    from django.utils import timezone, translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """In-process caches (calendars, catalogue) must not carry one test's rows into the next:
     test databases reuse ids after a rollback."""
