@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
@@ -51,6 +53,7 @@ from keel.incidents.schemas import (
     ReviewActionOut,
     ReviewIn,
     ReviewOut,
+    SatisfactionOut,
     StaleOut,
     VersionIn,
     WorklogIn,
@@ -183,6 +186,17 @@ def bulk_assign(request: HttpRequest, payload: BulkAssignIn):
     except (DomainError, NotFound, PermissionDenied) as exc:
         return _refused(number, exc)
     return assigned
+
+
+@router.get("/incidents/satisfaction", response=list[SatisfactionOut])
+def satisfaction(request: HttpRequest, by: str = "service", days: int = 90):
+    """Average rating (1–5) and number of ratings per service or per team over the last days."""
+    require(request.user, "incidents.view_incidentevent")
+    if by not in {"service", "team"}:
+        raise FieldError("by", _("Group by service or team."))
+    if not 1 <= days <= 3660:
+        raise FieldError("days", _("Choose 1 to 3660 days."))
+    return queries.satisfaction(by=by, since=timezone.now() - timedelta(days=days))
 
 
 @router.get("/incidents/{number}", response=IncidentOut)

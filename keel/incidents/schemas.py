@@ -327,3 +327,10 @@ class BulkAssignIn(Schema):
     team: int | None = None
     assignee: int | None = None
     reason: str = Field("", description="Required when one moves away from a team or person.")
+
+
+class SatisfactionOut(Schema):
+    id: int
+    name: str
+    average: float
+    ratings: int

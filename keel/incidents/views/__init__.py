@@ -9,6 +9,7 @@ from keel.incidents.views.console import assignee_options, bulk_assign, queue
 from keel.incidents.views.incident import act, detail, download
 from keel.incidents.views.portal import mine
 from keel.incidents.views.recording import people_options, record, report
+from keel.incidents.views.satisfaction import satisfaction
 
 __all__ = [
     "act",
@@ -23,4 +24,5 @@ __all__ = [
     "queue",
     "record",
     "report",
+    "satisfaction",
 ]
