@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "ninja",
     "keel.core",
     "keel.catalog",
+    "keel.cmdb",
     "keel.incidents",
     "keel.web",
 ]
@@ -189,6 +190,9 @@ else:
         "huey_class": "huey.SqliteHuey",
         "name": "keel",
         "filename": str(VAR_DIR / "huey.sqlite3"),
+        # No disk flush per queued task: a process crash loses nothing (WAL); only a power cut
+        # could lose the last notices queued, and they are e-mails, not records.
+        "fsync": False,
         "immediate": False,
         "consumer": {"workers": 2, "worker_type": "thread"},
     }

@@ -187,6 +187,17 @@ def test_agent_of_another_team_does_not_see_them(scope_world, network_service):
     assert viewable(network_agent, queue="all") == [scope_world["cas's"].number]
 
 
+def test_filtering_on_another_team_keeps_to_the_agents_scope(
+    scope_world, network_service, desk_service
+):
+    network_agent = agent_in(network_service.team)
+
+    assert viewable(network_agent, queue="all", team=str(desk_service.team_id)) == []
+    assert viewable(network_agent, queue="all", team=str(network_service.team_id)) == [
+        scope_world["cas's"].number
+    ]
+
+
 def test_the_agent_who_recorded_an_incident_for_a_caller_still_sees_it_elsewhere(
     scope_world, network_service
 ):
