@@ -146,11 +146,13 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 def _register_routers() -> None:
     from keel.catalog.api import router as catalog_router
+    from keel.cmdb.api import router as cmdb_router
     from keel.core.api import router as core_router
     from keel.incidents.api import router as incidents_router
 
     api.add_router("", core_router)
     api.add_router("", catalog_router)
+    api.add_router("", cmdb_router)
     api.add_router("", incidents_router)
 
 
