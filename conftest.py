@@ -51,13 +51,13 @@ def _fresh_caches():
     """In-process caches (calendars, catalogue) must not carry one test's rows into the next:
     test databases reuse ids after a rollback."""
     from keel.catalog import queries as catalog_queries
-    from keel.core import calendars
+    from keel.core import backends, calendars
 
-    calendars.invalidate()
-    catalog_queries.invalidate()
+    for cache in (calendars, catalog_queries, backends):
+        cache.invalidate()
     yield
-    calendars.invalidate()
-    catalog_queries.invalidate()
+    for cache in (calendars, catalog_queries, backends):
+        cache.invalidate()
 
 
 @pytest.fixture

@@ -226,7 +226,9 @@ def set_roles(*, actor: User, user: User, roles: Iterable[str], reason: str = ""
             changes={"roles": [before, sorted(role_names)]},
             reason=reason,
         )
-    user._keel_roles = None  # type: ignore[attr-defined]
+    # The roles and permissions this object had read are stale now.
+    for cached in ("_keel_roles", "_keel_group_ids", "_perm_cache"):
+        user.__dict__.pop(cached, None)
     return user
 
 

@@ -46,17 +46,30 @@ class ScopeRules:
     team: str | None = None
 
 
+def _load_groups(user: Any) -> None:
+    """Read the person's roles once (ids for permissions, names for scope)."""
+    rows = list(user.groups.values_list("id", "name"))
+    user._keel_group_ids = frozenset(gid for gid, _name in rows)
+    names = frozenset(name for _gid, name in rows)
+    if user.is_superuser:
+        names = names | {Role.ADMINISTRATOR.value}
+    user._keel_roles = names
+
+
 def roles_of(user: Any) -> frozenset[str]:
     """The role names a user holds, read once per user object."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
-    cached = getattr(user, "_keel_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            cached = cached | {Role.ADMINISTRATOR.value}
-        user._keel_roles = cached
-    return cached
+    if getattr(user, "_keel_roles", None) is None:
+        _load_groups(user)
+    return user._keel_roles  # type: ignore[no-any-return]
+
+
+def group_ids_of(user: Any) -> frozenset[int]:
+    """The ids of the person's roles (groups), read with their names."""
+    if getattr(user, "_keel_group_ids", None) is None:
+        _load_groups(user)
+    return user._keel_group_ids  # type: ignore[no-any-return]
 
 
 def has_role(user: Any, *roles: str) -> bool:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from keel.core import calendars
@@ -35,7 +35,7 @@ def _fresh_spec_cache():
 @pytest.fixture
 def actor(db):
     user = get_user_model().objects.create_user(username="calendar-admin", password="x")
-    user.user_permissions.add(Permission.objects.get(codename="change_businesscalendar"))
+    user.groups.add(Group.objects.get(name="administrator"))
     return get_user_model().objects.get(pk=user.pk)  # a fresh object: no stale permission cache
 
 

@@ -283,3 +283,45 @@ def test_factory_roles_are_the_persons_groups():
     person = UserFactory(roles=[Role.AGENT, Role.TEAM_LEAD])
 
     assert roles_of(person) == {Role.AGENT.value, Role.TEAM_LEAD.value}
+
+
+# --- permissions come from roles, cached per role ------------------------------------------------
+
+
+def test_a_role_change_takes_effect_at_once(make_user):
+    from django.contrib.auth.models import Group, Permission
+
+    from keel.core.models import User
+
+    person = make_user(Role.AGENT)
+    assert not User.objects.get(pk=person.pk).has_perm("core.add_user")
+
+    agent_role = Group.objects.get(name=Role.AGENT.value)
+    agent_role.permissions.add(Permission.objects.get(codename="add_user"))
+
+    assert User.objects.get(pk=person.pk).has_perm("core.add_user")
+
+
+def test_permissions_granted_to_one_person_directly_do_not_count(make_user):
+    from django.contrib.auth.models import Permission
+
+    from keel.core.models import User
+
+    person = make_user(Role.REQUESTER)
+    person.user_permissions.add(Permission.objects.get(codename="add_user"))
+
+    assert not User.objects.get(pk=person.pk).has_perm("core.add_user")
+
+
+def test_a_persons_permissions_are_read_in_one_query_once_roles_are_cached(
+    make_user, django_assert_num_queries
+):
+    from keel.core.models import User
+
+    make_user(Role.AGENT)  # warms the agent role's permissions
+    User.objects.get(pk=make_user(Role.AGENT).pk).has_perm("core.view_user")
+    person = User.objects.get(pk=make_user(Role.AGENT).pk)
+
+    with django_assert_num_queries(1):
+        assert person.has_perm("core.view_team")
+        assert not person.has_perm("core.add_user")
