@@ -104,6 +104,7 @@ def parse_database(env: Mapping[str, str], base_dir: Path, var_dir: Path) -> dic
         raise ConfigError(f"DATABASE_URL: cannot be read ({exc})") from None
     engine = db.get("ENGINE", "")
     if engine == "django.db.backends.sqlite3":
+        db["ENGINE"] = "keel.db.sqlite3"
         db["OPTIONS"] = {
             # IMMEDIATE transactions take the write lock up front, so two writers queue on the
             # busy timeout instead of failing with "database is locked" when one upgrades.

@@ -22,6 +22,6 @@ MEDIA_ROOT = VAR_DIR / "media"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 AXES_ENABLED = True
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "keel.db.sqlite3":
     # A file, not memory, so tests see WAL, the busy timeout and other connections as production does.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_keel.sqlite3")}

@@ -84,7 +84,7 @@ def is_staff_member(user: Any) -> bool:
 def team_ids_of(user: Any) -> frozenset[int]:
     cached = getattr(user, "_keel_team_ids", None)
     if cached is None:
-        cached = frozenset(user.memberships.values_list("team_id", flat=True))
+        cached = frozenset(user.memberships.order_by().values_list("team_id", flat=True))
         user._keel_team_ids = cached
     return cached
 
@@ -92,7 +92,7 @@ def team_ids_of(user: Any) -> frozenset[int]:
 def managed_department_ids_of(user: Any) -> frozenset[int]:
     cached = getattr(user, "_keel_department_ids", None)
     if cached is None:
-        cached = frozenset(user.managed_departments.values_list("id", flat=True))
+        cached = frozenset(user.managed_departments.order_by().values_list("id", flat=True))
         user._keel_department_ids = cached
     return cached
 

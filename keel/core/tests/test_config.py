@@ -28,7 +28,7 @@ def production(**overrides: str | None) -> dict[str, str]:
 def test_default_database_is_sqlite_in_the_var_folder(tmp_path):
     config = load({}, tmp_path)
 
-    assert config.database["ENGINE"] == "django.db.backends.sqlite3"
+    assert config.database["ENGINE"] == "keel.db.sqlite3"
     assert config.database["NAME"] == str(tmp_path / "var" / "keel.sqlite3")
 
 

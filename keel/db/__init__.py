@@ -1,0 +1,1 @@
+"""Database back-ends Keel adds to Django's."""
