@@ -44,6 +44,7 @@ from keel.incidents.schemas import (
     IncidentOut,
     IncidentPage,
     IncidentUpdateIn,
+    KnownIssueOut,
     MajorIn,
     RateIn,
     ReasonIn,
@@ -130,7 +131,9 @@ def list_incidents(request: HttpRequest, params: Query[IncidentListParams]):
     flt = queries.IncidentFilter.parse(request.GET, default_queue="all")
     flt.raise_errors()
     items, next_cursor = queries.page(
-        queries.incidents_for(request.user, flt), params.cursor, params.limit
+        queries.incidents_for(request.user, flt).prefetch_related(queries.affected_cis_prefetch()),
+        params.cursor,
+        params.limit,
     )
     return {"items": items, "next_cursor": next_cursor}
 
@@ -154,8 +157,41 @@ def create_incident(request: HttpRequest, payload: IncidentIn):
         category=_one(Category, payload.category, "category"),
         requester=_one(User, payload.requester, "requester"),
         channel=payload.channel,
+        cis=payload.cis,
     )
     return Status(201, incident)
+
+
+def parse_ci_ids(raw: str, field: str = "cis") -> list[int]:
+    """``"1,2,3"`` as ids; anything else names the field."""
+    parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise FieldError(field, _("Give configuration item ids separated by commas."))
+    if len(parts) > 100:
+        raise FieldError(field, _("Ask about at most 100 items at once."))
+    return [int(p) for p in parts]
+
+
+# Declared before ``/incidents/{number}``, whose path would otherwise take "known-issues".
+@router.get("/incidents/known-issues", response=list[KnownIssueOut])
+def known_issues(request: HttpRequest, cis: str = ""):
+    """ "Is this already known?": open incidents on these items and on what they depend on
+    (three relations deep), newest first, at most 10, each with the item it names."""
+    require(request.user, "incidents.view_incident")
+    return [
+        {
+            "number": k.incident.number,
+            "title": k.incident.title,
+            "status": k.incident.status,
+            "status_label": k.incident.get_status_display(),
+            "priority": k.incident.priority_code,
+            "created_at": k.incident.created_at,
+            "service": k.incident.service,
+            "ci": k.ci,
+            "direct": k.direct,
+        }
+        for k in queries.known_issues(parse_ci_ids(cis), request.user)
+    ]
 
 
 # Declared before ``/incidents/{number}``, whose path would otherwise take "bulk-assign" for a number.
@@ -219,8 +255,14 @@ def update_incident(request: HttpRequest, number: str, payload: IncidentUpdateIn
         raise FieldError("reason", _("Give impact, urgency or priority with the reason."))
     if "category" in values:
         values["category"] = _one(Category, values["category"], "category")
+    cis = values.pop("cis", None)
     with transaction.atomic():
-        if values or not reclassify:
+        if cis is not None:
+            actions.set_affected_cis(
+                actor=request.user, incident=incident, cis=cis, version=version
+            )
+            version = incident.version
+        if values or not (reclassify or cis is not None):
             actions.update_incident(
                 actor=request.user, incident=incident, version=version, **values
             )

@@ -49,4 +49,13 @@ class IncidentsConfig(AppConfig):
     }
 
     def ready(self):
-        from keel.incidents import tasks  # noqa: F401  (registers the periodic SLA sweep)
+        from keel.cmdb import references
+        from keel.incidents import (
+            queries,
+            tasks,  # noqa: F401  (registers the periodic SLA sweep)
+        )
+
+        # Deleting a configuration item that an open incident names is refused (retire it).
+        references.register(
+            queries.open_incidents_naming, label=_("open incidents"), key="incidents"
+        )

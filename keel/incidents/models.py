@@ -157,6 +157,12 @@ class Incident(models.Model):
     rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
 
     external_id = models.CharField(_("source id"), max_length=100, blank=True)
+    affected_cis = models.ManyToManyField(
+        "cmdb.ConfigurationItem",
+        verbose_name=_("affected configuration items"),
+        blank=True,
+        related_name="incidents",
+    )
     version = models.PositiveIntegerField(_("version"), default=1)
 
     # The requester sees their own, and so does the agent who recorded it for them.

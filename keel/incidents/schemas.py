@@ -69,6 +69,12 @@ class PersonRef(Schema):
     name: str
 
 
+class CIRef(Schema):
+    id: int
+    number: str
+    name: str
+
+
 class SlaOut(Schema):
     state: str = Field(description="ok, warning, breached, paused, met or missed.")
     deadline: Timestamp | None
@@ -118,8 +124,14 @@ class IncidentOut(Schema):
     rating: int | None
     rating_comment: str
     rated_at: Timestamp | None
+    affected_cis: list[CIRef] = Field(description="The configuration items it affects.")
     version: int = Field(description="Send it back with changes; a stale one gets 409.")
     transitions: list[str] = Field(description="Steps the lifecycle allows from this status.")
+
+    @staticmethod
+    def resolve_affected_cis(obj) -> list[dict[str, Any]]:
+        items = sorted(obj.affected_cis.all(), key=lambda ci: ci.number)
+        return [{"id": ci.pk, "number": ci.number, "name": ci.name} for ci in items]
 
     @staticmethod
     def resolve_priority(obj) -> str:
@@ -138,6 +150,20 @@ class IncidentOut(Schema):
     @staticmethod
     def resolve_transitions(obj) -> list[str]:
         return [s.name for s in lifecycle.available(obj.status)]
+
+
+class KnownIssueOut(Schema):
+    """An open incident on a chosen item, or on something it depends on ("already known?")."""
+
+    number: str
+    title: str
+    status: str
+    status_label: str
+    priority: str
+    created_at: Timestamp
+    service: Ref
+    ci: CIRef = Field(description="The item the incident names.")
+    direct: bool = Field(description="True: on a chosen item; false: on one it depends on.")
 
 
 class IncidentPage(Schema):
@@ -209,6 +235,9 @@ class IncidentIn(Schema):
     category: int | None = None
     requester: int | None = Field(None, description="Agents only: who the incident is for.")
     channel: Channel | None = None
+    cis: list[int] = Field(
+        default_factory=list, description="Ids of the configuration items it affects."
+    )
 
 
 class IncidentUpdateIn(Schema):
@@ -220,6 +249,9 @@ class IncidentUpdateIn(Schema):
     urgency: int | None = None
     priority: PriorityIn | None = Field(None, description="Override the matrix (needs a reason).")
     reason: str | None = None
+    cis: list[int] | None = Field(
+        None, description="Ids of the configuration items it affects (replaces the list)."
+    )
 
 
 class IncidentListParams(Schema):

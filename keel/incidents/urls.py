@@ -23,6 +23,7 @@ urlpatterns = [
     path("bulk-assign/", views.bulk_assign, name="bulk-assign"),
     path("assignees/", views.assignee_options, name="assignee-options"),
     path("people/", views.people_options, name="people-options"),
+    path("known-issues/", views.known_issues, name="known-issues"),
     path("satisfaction/", views.satisfaction, name="satisfaction"),
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/files/<int:pk>/", views.download, name="download"),

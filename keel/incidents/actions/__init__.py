@@ -21,6 +21,7 @@ from keel.incidents.actions.conversation import (
     note_email,
     rate,
 )
+from keel.incidents.actions.links import resolve_cis, set_affected_cis
 from keel.incidents.actions.major import (
     REVIEW_FIELDS,
     add_review_action,
@@ -80,8 +81,10 @@ __all__ = [
     "reject",
     "reopen",
     "resolve",
+    "resolve_cis",
     "resume",
     "save_review",
+    "set_affected_cis",
     "start",
     "sweep_sla",
     "update_incident",

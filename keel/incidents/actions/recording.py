@@ -28,6 +28,7 @@ from keel.incidents.actions._base import (
     _save,
     _text,
 )
+from keel.incidents.actions.links import resolve_cis
 from keel.incidents.lifecycle import Status
 from keel.incidents.models import (
     Channel,
@@ -51,10 +52,12 @@ def open_incident(
     at: datetime | None = None,
     external_id: str = "",
     notify_requester: bool = True,
+    cis: Any = (),
 ) -> Incident:
     """Record an incident and commit to a response time.
 
     A requester reports their own; an agent may record one on someone's behalf (phone, walk-in).
+    ``cis`` are the configuration items affected (items or ids the actor can see, not retired).
     The priority comes from the matrix; deadlines from the service's targets and calendar. The
     requester is told the number and the committed response time, by e-mail, after commit.
     """
@@ -82,6 +85,11 @@ def open_incident(
         channel = Channel.PORTAL if requester.pk == actor.pk and not staff else Channel.PHONE
     elif channel not in Channel.values:
         errors.append(("channel", _("Unknown channel.")))
+    items = []
+    try:
+        items = resolve_cis(actor, cis)
+    except FieldError as exc:
+        errors += exc.errors
     if errors:
         raise FieldError(errors=errors)
     assert service is not None  # noqa: S101  (checked above; for the type checker)
@@ -112,6 +120,8 @@ def open_incident(
         external_id=external_id,
     )
     incident.save(force_insert=True)
+    if items:
+        incident.affected_cis.set(items)
     audit.record(
         actor,
         "incident.opened",
@@ -123,6 +133,7 @@ def open_incident(
             "urgency": [None, urgency],
             "team": [None, service.team_id],
             "channel": [None, channel],
+            **({"affected_cis": [None, [ci.number for ci in items]]} if items else {}),
         },
         at=now,
     )

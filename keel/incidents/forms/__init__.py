@@ -7,6 +7,7 @@ page, so each gets ids of its own (``id_resolve_notes``) while the posted names 
 """
 
 from keel.incidents.forms._base import IncidentForm, upload_problems
+from keel.incidents.forms.links import AffectedCIsForm
 from keel.incidents.forms.major import (
     CommunicateForm,
     LinkForm,
@@ -34,6 +35,7 @@ from keel.incidents.forms.work import AttachmentForm, CommentForm, PriorityForm,
 
 __all__ = [
     "AGENT_CHANNELS",
+    "AffectedCIsForm",
     "AssignForm",
     "AssignToMeForm",
     "AttachmentForm",

@@ -15,8 +15,10 @@ from django.utils.translation import gettext_lazy
 from keel.catalog import queries as catalog
 from keel.catalog.models import Category
 from keel.catalog.priority import IMPACT_HELP, URGENCY_HELP
+from keel.cmdb import queries as cmdb
 from keel.core import queries as people
 from keel.core.models import User
+from keel.core.permissions import NotFound
 from keel.incidents import actions
 from keel.incidents.forms._base import MultipleFileField, level_choices, textarea, upload_problems
 from keel.incidents.models import Channel
@@ -47,6 +49,7 @@ class ReportForm(KeelForm):
     urgency = forms.ChoiceField(label=gettext_lazy("How urgent is it?"), widget=forms.RadioSelect)
     impact = forms.ChoiceField(label=gettext_lazy("Who is affected?"), widget=forms.RadioSelect)
     category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
+    ci = forms.ChoiceField(label=gettext_lazy("Which device?"), required=False)
     attachments = MultipleFileField(
         label=gettext_lazy("Attachments"),
         required=False,
@@ -55,8 +58,10 @@ class ReportForm(KeelForm):
 
     portal_only = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, viewer: Any = None, **kwargs: Any) -> None:
+        self.viewer = viewer
         super().__init__(*args, **kwargs)
+        self._setup_ci()
         self.services = {str(s.pk): s for s in catalog.services(portal_only=self.portal_only)}
         self.fields["service"].choices = [("", _("Choose a service…"))] + [
             (pk, s.name) for pk, s in self.services.items()
@@ -75,9 +80,29 @@ class ReportForm(KeelForm):
         if not self.is_bound:
             self.initial.setdefault("impact", str(catalog.levels()))
 
+    def _setup_ci(self) -> None:
+        """The requester's devices; choosing one asks "is this already known?" (htmx)."""
+        devices = cmdb.devices_of(self.viewer) if self.viewer is not None else []
+        self.fields["ci"].choices = [("", _("None of these / not sure"))] + [
+            (str(d.pk), f"{d.name} ({d.number})") for d in devices
+        ]
+        self._known_issues_attrs()
+
+    def _known_issues_attrs(self) -> None:
+        self.fields["ci"].widget.attrs.update(
+            {
+                "hx-get": reverse("incidents:known-issues"),
+                "hx-trigger": "change, keyup changed delay:400ms",
+                "hx-target": "#known-issues",
+                "hx-swap": "innerHTML",
+            }
+        )
+
     def field_for_error(self, name: str) -> str | None:
         if name == "file":
             return "attachments"
+        if name == "cis":
+            return "ci"
         return super().field_for_error(name)
 
     def clean_attachments(self) -> list[UploadedFile]:
@@ -99,6 +124,7 @@ class ReportForm(KeelForm):
             "impact": int(data["impact"]),
             "urgency": int(data["urgency"]),
             "category": category,
+            "cis": [int(data["ci"])] if data.get("ci") else [],
         }
 
 
@@ -113,6 +139,13 @@ class RecordForm(ReportForm):
             attrs={"autocomplete": "off", "spellcheck": "false", "list": "requester-options"}
         ),
     )
+    ci = forms.CharField(
+        label=gettext_lazy("Configuration item"),
+        required=False,
+        max_length=40,
+        help_text=gettext_lazy("Its number, for example CI-000123, or its id."),
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
     channel = forms.ChoiceField(
         label=gettext_lazy("How did they reach us?"),
         choices=[(c.value, c.label) for c in AGENT_CHANNELS],
@@ -124,8 +157,7 @@ class RecordForm(ReportForm):
     field_order = ["requester", "channel"]
 
     def __init__(self, *args: Any, viewer: Any, **kwargs: Any) -> None:
-        self.viewer = viewer
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, viewer=viewer, **kwargs)
         self.fields["channel"].choices = [(c.value, c.label) for c in AGENT_CHANNELS]
         # Suggestions while typing (htmx fills the datalist); typing the name in full works without.
         self.fields["requester"].widget.attrs.update(
@@ -136,6 +168,20 @@ class RecordForm(ReportForm):
                 "hx-swap": "innerHTML",
             }
         )
+
+    def _setup_ci(self) -> None:
+        self._known_issues_attrs()
+
+    def clean_ci(self) -> str:
+        text = (self.cleaned_data.get("ci") or "").strip()
+        if not text:
+            return ""
+        try:
+            return str(cmdb.item_for(self.viewer, text).pk)
+        except NotFound:
+            raise forms.ValidationError(
+                _("There is no configuration item with this number that you can see.")
+            ) from None
 
     def clean_requester(self) -> User:
         text = self.cleaned_data["requester"].strip()

@@ -8,7 +8,7 @@ from keel.incidents.views._common import incident_url, is_agent
 from keel.incidents.views.console import assignee_options, bulk_assign, queue
 from keel.incidents.views.incident import act, detail, download
 from keel.incidents.views.portal import mine
-from keel.incidents.views.recording import people_options, record, report
+from keel.incidents.views.recording import known_issues, people_options, record, report
 from keel.incidents.views.satisfaction import satisfaction
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "download",
     "incident_url",
     "is_agent",
+    "known_issues",
     "mine",
     "people_options",
     "queue",

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -89,6 +90,7 @@ def _render_incident(
         "is_requester": is_requester,
         "is_final": is_final,
         "staff": staff,
+        "affected_cis": _affected_cis(incident),
     }
     steps = [s for s in lifecycle.available(incident.status) if _may_take(user, incident, s)]
     if not staff:
@@ -158,6 +160,9 @@ def _render_incident(
             "worklog_form": make(forms.WorklogForm) if can_work else None,
             "attach_form": make(forms.AttachmentForm) if can_work and not is_final else None,
             "priority_form": make(forms.PriorityForm) if can_work and incident.is_open else None,
+            "cis_form": make(forms.AffectedCIsForm)
+            if user.has_perm("incidents.change_incident") and not is_final
+            else None,
             "children": list(queries.children(incident, request.user)) if incident.is_major else [],
             "review": review,
             "communications": [e for e in events if e.kind == EventKind.COMMUNICATION],
@@ -178,6 +183,19 @@ def _render_incident(
         }
     )
     return render(request, "incidents/incident.html", context, status=status)
+
+
+def _affected_cis(incident: Incident) -> list[dict[str, Any]]:
+    """The incident's items, each linked to its CMDB page when the CMDB pages are installed."""
+    items = sorted(incident.affected_cis.all(), key=lambda ci: ci.number)
+    linked = False
+    if items:
+        try:
+            resolve(f"/cmdb/items/{items[0].pk}/")
+            linked = True
+        except Resolver404:
+            pass
+    return [{"ci": ci, "url": f"/cmdb/items/{ci.pk}/" if linked else ""} for ci in items]
 
 
 # The stages a requester sees their incident pass through; on hold shows in place of "in progress".
@@ -258,6 +276,11 @@ POSTS: dict[str, tuple[type[forms.IncidentForm], Callable[..., Any], Any]] = {
     "comment": (forms.CommentForm, actions.comment, gettext_lazy("Comment added.")),
     "worklog": (forms.WorklogForm, actions.log_work, gettext_lazy("Work logged.")),
     "attach": (forms.AttachmentForm, _attach, gettext_lazy("Files attached.")),
+    "cis": (
+        forms.AffectedCIsForm,
+        actions.set_affected_cis,
+        gettext_lazy("Affected configuration items saved."),
+    ),
     "priority": (
         forms.PriorityForm,
         actions.change_priority,

@@ -8,9 +8,11 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from keel.cmdb import queries as cmdb
 from keel.core import queries as people
 from keel.core.errors import DomainError
-from keel.incidents import actions, forms
+from keel.core.permissions import NotFound
+from keel.incidents import actions, forms, queries
 from keel.incidents.models import Incident
 from keel.incidents.views._common import RECORDED, incident_url, require_agent
 
@@ -38,7 +40,11 @@ def report(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("incidents.add_incident"):
         raise PermissionDenied
     posted = request.method == "POST"
-    form = forms.ReportForm(request.POST if posted else None, request.FILES if posted else None)
+    form = forms.ReportForm(
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        viewer=request.user,
+    )
     if posted and form.is_valid():
         incident = _open(request, form)
         if incident is not None:
@@ -84,3 +90,22 @@ def people_options(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("requester", request.GET.get("q", "")).strip()[:100]
     found = people.users_for(request.user, q=q)[:15] if len(q) >= 2 else []
     return render(request, "incidents/_people_options.html", {"people": found})
+
+
+@login_required
+def known_issues(request: HttpRequest) -> HttpResponse:
+    """The form's "Is this already known?" panel for the item chosen in ``ci`` (htmx partial):
+    open incidents on it and on what it depends on."""
+    if not request.user.has_perm("incidents.view_incident"):
+        raise PermissionDenied
+    ref = request.GET.get("ci", "").strip()[:40]
+    item = None
+    if ref:
+        try:
+            item = cmdb.item_for(request.user, ref)
+        except NotFound:
+            item = None
+    issues = queries.known_issues([item.pk], request.user) if item is not None else []
+    return render(
+        request, "incidents/_known_issues.html", {"item": item, "issues": issues, "ref": ref}
+    )
