@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("incidents/", include("keel.incidents.urls")),
+    path("cmdb/", include("keel.cmdb.urls")),
     path("portal/", include((portal_urlpatterns, "portal"))),
     path("", include("keel.web.urls")),
 ]

@@ -1,0 +1,52 @@
+"""CMDB pages under /cmdb/, and their entries in the navigation."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from keel.cmdb import views
+from keel.core.permissions import is_staff_member, roles_of
+from keel.core.roles import role_permissions
+from keel.web.navigation import NavItem, register
+
+app_name = "cmdb"
+
+urlpatterns = [
+    path("", views.item_list, name="list"),
+    path("export/", views.export, name="export"),
+    path("items/<str:ref>/", views.item_detail, name="item"),
+    path("import/", views.import_upload, name="import"),
+    path("import/<str:token>/", views.import_map, name="import-map"),
+    path("my-devices/", views.my_devices, name="my-devices"),
+]
+
+
+@cache
+def _granted() -> dict[str, set[str]]:
+    return role_permissions()
+
+
+def _reads_cmdb(user) -> bool:
+    """Staff whose roles read the CMDB, judged from the roles already loaded (no query)."""
+    return is_staff_member(user) and any(
+        "cmdb.view_configurationitem" in _granted().get(role, ()) for role in roles_of(user)
+    )
+
+
+def _signed_in(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False))
+
+
+register(
+    NavItem(
+        "cmdb",
+        _("Configuration"),
+        "cmdb:list",
+        order=30,
+        visible=_reads_cmdb,
+    )
+)
+register(NavItem("my-devices", _("My devices"), "cmdb:my-devices", order=22, visible=_signed_in))
