@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -35,13 +36,15 @@ from keel.core.schemas import (
 router = Router(tags=["people"])
 
 
-def _one(model, pk: int | None, field: str):
-    """The referenced record, or a 422 naming the field that points nowhere."""
+def _one(model_or_queryset, pk: int | None, field: str):
+    """The referenced record (from a model or a queryset), or a 422 naming the field."""
     if pk is None:
         return None
-    obj = model.objects.filter(pk=pk).first()
+    queryset = getattr(model_or_queryset, "objects", model_or_queryset)
+    obj = queryset.filter(pk=pk).first()
     if obj is None:
-        raise FieldError(field, f"No {model._meta.verbose_name} with id {pk}.")
+        what = queryset.model._meta.verbose_name
+        raise FieldError(field, _("No %(what)s with id %(id)s.") % {"what": what, "id": pk})
     return obj
 
 
@@ -49,8 +52,9 @@ def _many(model, pks: list[int], field: str) -> list:
     found = {o.pk: o for o in model.objects.filter(pk__in=pks)}
     missing = [pk for pk in pks if pk not in found]
     if missing:
+        ids = ", ".join(map(str, missing))
         raise FieldError(
-            field, f"No {model._meta.verbose_name} with id {', '.join(map(str, missing))}."
+            field, _("No %(what)s with id %(id)s.") % {"what": model._meta.verbose_name, "id": ids}
         )
     return [found[pk] for pk in pks]
 

@@ -151,7 +151,7 @@ def create_incident(request: HttpRequest, payload: IncidentIn):
         actor=request.user,
         title=payload.title,
         description=payload.description,
-        service=_one(Service, payload.service, "service"),
+        service=_one(Service.objects.select_related("team"), payload.service, "service"),
         impact=payload.impact,
         urgency=payload.urgency,
         category=_one(Category, payload.category, "category"),

@@ -37,7 +37,6 @@ from keel.incidents.models import (
 )
 
 
-@transaction.atomic
 def open_incident(
     *,
     actor: Any,
@@ -54,7 +53,7 @@ def open_incident(
     notify_requester: bool = True,
     cis: Any = (),
 ) -> Incident:
-    """Record an incident and commit to a response time.
+    """Record an incident and commit to a response time (one transaction for the writes).
 
     A requester reports their own; an agent may record one on someone's behalf (phone, walk-in).
     ``cis`` are the configuration items affected (items or ids the actor can see, not retired).
@@ -93,54 +92,59 @@ def open_incident(
     if errors:
         raise FieldError(errors=errors)
     assert service is not None  # noqa: S101  (checked above; for the type checker)
+    # Everything that only reads (permission, validation, the calendar math) happens before the
+    # write transaction, so the database's writer lock is held for the writes alone.
     now = at or timezone.now()
     priority = catalog.priority_for(impact, urgency)
     deadlines = sla.deadlines(service, priority, now)
-    incident = Incident(
-        number=next_number("INC"),
-        title=title,
-        description=description,
-        requester=requester,
-        department_id=requester.department_id,
-        reported_by=actor if actor.pk != requester.pk else None,
-        service=service,
-        category=category,
-        impact=impact,
-        urgency=urgency,
-        priority=priority,
-        channel=channel,
-        team_id=service.team_id,
-        status=Status.NEW,
-        is_open=True,
-        created_at=now,
-        updated_at=now,
-        respond_by=deadlines.respond_by,
-        resolve_by=deadlines.resolve_by,
-        warn_at=deadlines.warn_at,
-        external_id=external_id,
-    )
-    incident.save(force_insert=True)
-    if items:
-        incident.affected_cis.set(items)
-    audit.record(
-        actor,
-        "incident.opened",
-        incident,
-        changes={
-            "service": [None, service.pk],
-            "priority": [None, priority],
-            "impact": [None, impact],
-            "urgency": [None, urgency],
-            "team": [None, service.team_id],
-            "channel": [None, channel],
-            **({"affected_cis": [None, [ci.number for ci in items]]} if items else {}),
-        },
-        at=now,
-    )
-    if notify_requester:
-        notify.after_commit(notify.acknowledge, incident.pk)
-    if priority == 1 and getattr(settings, "KEEL_P1_IS_MAJOR", True):
-        notify.after_commit(notify.p1_opened, incident.pk)
+    with transaction.atomic():
+        incident = Incident(
+            number=next_number("INC"),
+            title=title,
+            description=description,
+            requester=requester,
+            department_id=requester.department_id,
+            reported_by=actor if actor.pk != requester.pk else None,
+            service=service,
+            category=category,
+            impact=impact,
+            urgency=urgency,
+            priority=priority,
+            channel=channel,
+            team_id=service.team_id,
+            status=Status.NEW,
+            is_open=True,
+            created_at=now,
+            updated_at=now,
+            respond_by=deadlines.respond_by,
+            resolve_by=deadlines.resolve_by,
+            warn_at=deadlines.warn_at,
+            external_id=external_id,
+        )
+        incident.save(force_insert=True)
+        if items:
+            incident.affected_cis.set(items)
+        audit.record(
+            actor,
+            "incident.opened",
+            incident,
+            changes={
+                "service": [None, service.pk],
+                "priority": [None, priority],
+                "impact": [None, impact],
+                "urgency": [None, urgency],
+                "team": [None, service.team_id],
+                "channel": [None, channel],
+                **({"affected_cis": [None, [ci.number for ci in items]]} if items else {}),
+            },
+            at=now,
+        )
+        if notify_requester:
+            notify.after_commit(notify.acknowledge, incident.pk)
+        if priority == 1 and getattr(settings, "KEEL_P1_IS_MAJOR", True):
+            notify.after_commit(notify.p1_opened, incident.pk)
+    if Service.team.is_cached(service):
+        incident.team = service.team  # so the caller's answer needs no query for it
     return incident
 
 
