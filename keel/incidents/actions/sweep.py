@@ -97,47 +97,17 @@ def sweep_sla(*, actor: Any, now: datetime | None = None) -> dict[str, list[int]
         Incident.objects.filter(pk__in=unowned).update(escalation_level=1, **bump)
 
     system = actor if getattr(actor, "pk", None) else None
+    lines = [
+        (warned, EventKind.SLA, {"state": "warning"}),
+        (late_response, EventKind.SLA, {"state": "response_breached"}),
+        (breached, EventKind.SLA, {"state": "breached"}),
+        (escalated, EventKind.ESCALATION, {"kind": "functional"}),
+        (unowned, EventKind.ESCALATION, {"kind": "unassigned"}),
+    ]
     events = [
-        IncidentEvent(
-            incident_id=pk, at=now, actor=system, kind=EventKind.SLA, data={"state": "warning"}
-        )
-        for pk in warned
-    ]
-    events += [
-        IncidentEvent(
-            incident_id=pk,
-            at=now,
-            actor=system,
-            kind=EventKind.SLA,
-            data={"state": "response_breached"},
-        )
-        for pk in late_response
-    ]
-    events += [
-        IncidentEvent(
-            incident_id=pk, at=now, actor=system, kind=EventKind.SLA, data={"state": "breached"}
-        )
-        for pk in breached
-    ]
-    events += [
-        IncidentEvent(
-            incident_id=pk,
-            at=now,
-            actor=system,
-            kind=EventKind.ESCALATION,
-            data={"kind": "functional"},
-        )
-        for pk in escalated
-    ]
-    events += [
-        IncidentEvent(
-            incident_id=pk,
-            at=now,
-            actor=system,
-            kind=EventKind.ESCALATION,
-            data={"kind": "unassigned"},
-        )
-        for pk in unowned
+        IncidentEvent(incident_id=pk, at=now, actor=system, kind=kind, data=data)
+        for pks, kind, data in lines
+        for pk in pks
     ]
     if events:
         IncidentEvent.objects.bulk_create(events, batch_size=2000)

@@ -34,16 +34,11 @@ def _open(request: HttpRequest, form: forms.ReportForm) -> Incident | None:
     return incident
 
 
-@login_required
-def report(request: HttpRequest) -> HttpResponse:
-    """The portal's "Report a problem": a requester records an incident of their own."""
-    if not request.user.has_perm("incidents.add_incident"):
-        raise PermissionDenied
+def _recording_page(request: HttpRequest, form_class: type, *, agent: bool) -> HttpResponse:
+    """The report form (portal) or the record form (console): the same page and the same steps."""
     posted = request.method == "POST"
-    form = forms.ReportForm(
-        request.POST if posted else None,
-        request.FILES if posted else None,
-        viewer=request.user,
+    form = form_class(
+        request.POST if posted else None, request.FILES if posted else None, viewer=request.user
     )
     if posted and form.is_valid():
         incident = _open(request, form)
@@ -53,9 +48,17 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "incidents/report.html",
-        {"form": form, "agent": False},
+        {"form": form, "agent": agent},
         status=422 if posted else 200,
     )
+
+
+@login_required
+def report(request: HttpRequest) -> HttpResponse:
+    """The portal's "Report a problem": a requester records an incident of their own."""
+    if not request.user.has_perm("incidents.add_incident"):
+        raise PermissionDenied
+    return _recording_page(request, forms.ReportForm, agent=False)
 
 
 @login_required
@@ -64,23 +67,7 @@ def record(request: HttpRequest) -> HttpResponse:
     require_agent(request)
     if not request.user.has_perm("incidents.add_incident"):
         raise PermissionDenied
-    posted = request.method == "POST"
-    form = forms.RecordForm(
-        request.POST if posted else None,
-        request.FILES if posted else None,
-        viewer=request.user,
-    )
-    if posted and form.is_valid():
-        incident = _open(request, form)
-        if incident is not None:
-            request.session[RECORDED] = incident.number
-            return redirect(incident_url(incident.number))
-    return render(
-        request,
-        "incidents/report.html",
-        {"form": form, "agent": True},
-        status=422 if posted else 200,
-    )
+    return _recording_page(request, forms.RecordForm, agent=True)
 
 
 @login_required
