@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,9 +23,14 @@ from keel.core import context
 from keel.core.models import AuditChain, AuditEvent
 
 GENESIS_HASH = "0" * 64
+# Events per INSERT statement in record_many(): 13 parameters each, well within every limit.
+BATCH_SIZE = 1000
 
 # The table name is the model's own constant, never input.
 _ADVANCE = f"UPDATE {AuditChain._meta.db_table} SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"  # noqa: S608
+_ADVANCE_MANY = (
+    f"UPDATE {AuditChain._meta.db_table} SET seq = seq + %s WHERE id = 1 RETURNING seq, hash"  # noqa: S608
+)
 _SET_HEAD = f"UPDATE {AuditChain._meta.db_table} SET hash = %s WHERE id = 1"  # noqa: S608
 
 
@@ -155,6 +160,80 @@ def record(
         event.save(force_insert=True)
         cursor.execute(_SET_HEAD, [digest])
     return event
+
+
+_ENTRY_KEYS = frozenset(
+    {"action", "obj", "changes", "reason", "object_type", "object_id", "object_repr", "at"}
+)
+
+
+def _entry_fields(
+    actor_id: int | None, actor_label: str, request_id: str, entry: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The hashed fields of one ``record_many`` entry (all but ``seq`` and ``prev_hash``),
+    prepared exactly as ``record()`` prepares its arguments."""
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise AuditError(f"unknown audit entry fields: {', '.join(sorted(unknown))}")
+    action = entry.get("action")
+    if not action:
+        raise AuditError("an audit event needs an action")
+    obj: Model | None = entry.get("obj")
+    object_type = entry.get("object_type")
+    object_id = entry.get("object_id")
+    object_repr = entry.get("object_repr")
+    if obj is not None:
+        object_type = object_type or object_type_of(obj)
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr if object_repr is not None else str(obj)[:300]
+    if not object_type or object_id is None:
+        raise AuditError("an audit event needs an object (or object_type and object_id)")
+    return {
+        "at": entry.get("at") or timezone.now(),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "object_repr": object_repr or "",
+        "changes": _normalise(entry.get("changes") or {}),
+        "reason": entry.get("reason") or "",
+        "request_id": request_id,
+    }
+
+
+def record_many(actor: Any, entries: Sequence[Mapping[str, Any]]) -> list[AuditEvent]:
+    """Append one event per entry, in order, as ``record()`` would one by one, but advancing the
+    chain head once: one statement to reserve the sequence numbers, batched inserts, and one to
+    set the head's hash. For actions that write many events (imports).
+
+    Each entry holds ``record()``'s keyword arguments: ``action``, and ``obj`` or
+    ``object_type``/``object_id`` (with ``object_repr``), and optionally ``changes``,
+    ``reason`` and ``at``. All entries share ``actor``. Call inside the action's transaction.
+    """
+    if not connection.in_atomic_block:
+        raise AuditError("audit.record_many() must run inside the action's transaction")
+    if not entries:
+        return []
+    actor_id = getattr(actor, "pk", None)
+    actor_label = str(actor)[:200] if actor is not None else "keel"
+    request_id = context.request_id.get()
+    prepared = [_entry_fields(actor_id, actor_label, request_id, entry) for entry in entries]
+    with connection.cursor() as cursor:
+        cursor.execute(_ADVANCE_MANY, [len(prepared)])
+        row = cursor.fetchone()
+        if row is None:
+            raise AuditError("the audit chain head is missing; run `keel migrate`")
+        last_seq, prev_hash = int(row[0]), row[1]
+        events = []
+        for seq, fields in enumerate(prepared, start=last_seq - len(prepared) + 1):
+            fields["seq"] = seq
+            fields["prev_hash"] = prev_hash
+            prev_hash = compute_hash(**fields)
+            events.append(AuditEvent(**fields, hash=prev_hash))
+        AuditEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+        cursor.execute(_SET_HEAD, [prev_hash])
+    return events
 
 
 def diff(obj: Model, before: dict[str, Any], fields: list[str]) -> dict[str, list[Any]]:

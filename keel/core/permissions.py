@@ -62,14 +62,14 @@ def roles_of(user: Any) -> frozenset[str]:
         return frozenset()
     if getattr(user, "_keel_roles", None) is None:
         _load_groups(user)
-    return user._keel_roles  # type: ignore[no-any-return]
+    return user._keel_roles
 
 
 def group_ids_of(user: Any) -> frozenset[int]:
     """The ids of the person's roles (groups), read with their names."""
     if getattr(user, "_keel_group_ids", None) is None:
         _load_groups(user)
-    return user._keel_group_ids  # type: ignore[no-any-return]
+    return user._keel_group_ids
 
 
 def has_role(user: Any, *roles: str) -> bool:

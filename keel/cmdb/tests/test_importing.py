@@ -168,17 +168,19 @@ def test_a_run_with_any_bad_row_writes_nothing(administrator, server, ops):
 
 
 def test_a_crash_part_way_leaves_nothing_half_imported(administrator, server, good_file):
-    record = audit.record
+    """The items are written and the third row's audit event fails (the events of an import
+    are written together, so the crash is injected where each one is hashed)."""
+    compute_hash = audit.compute_hash
     calls = {"n": 0}
 
     def fail_on_the_third(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        return record(*args, **kwargs)
+        return compute_hash(*args, **kwargs)
 
     with (
-        mock.patch.object(audit, "record", side_effect=fail_on_the_third),
+        mock.patch.object(audit, "compute_hash", side_effect=fail_on_the_third),
         pytest.raises(RuntimeError),
     ):
         importing.run(good_file, MAPPING, server, actor=administrator)

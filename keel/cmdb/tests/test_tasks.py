@@ -116,7 +116,8 @@ def test_a_rolled_back_sweep_sends_nothing(sweep, system_actor, owner, monkeypat
         raise RuntimeError("audit down")
 
     monkeypatch.setattr(audit, "record", broken)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(audit, "record_many", broken)
+    with pytest.raises(RuntimeError, match="audit down"):
         sweep(system_actor, today=TODAY)
 
     assert mail.outbox == []

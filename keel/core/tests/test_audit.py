@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from keel.core import audit
 from keel.core.audit import GENESIS_HASH, AuditError
@@ -291,3 +293,108 @@ def test_diff_lists_only_changed_fields_as_old_and_new(requester):
     assert audit.diff(requester, before, ["name", "email", "department"]) == {
         "name": [before["name"], "New name"]
     }
+
+
+# Writing many events at once
+
+
+def entries_for(person, count: int) -> list[dict]:
+    return [
+        {"action": "user.updated", "obj": person, "changes": {"n": [n, n + 1]}, "reason": "bulk"}
+        for n in range(count)
+    ]
+
+
+def test_record_many_appends_a_chain_that_verifies(actor, requester):
+    written = audit.record_many(actor, entries_for(requester, 2500))
+
+    stored = list(AuditEvent.objects.order_by("seq"))
+    assert [e.seq for e in stored] == list(range(1, 2501))
+    assert [e.hash for e in stored] == [e.hash for e in written]
+    assert stored[0].prev_hash == GENESIS_HASH
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(stored))
+    assert stored[7].changes == {"n": [7, 8]}
+    assert (stored[7].actor_id, stored[7].actor_label, stored[7].reason) == (
+        actor.pk,
+        "Ada Admin",
+        "bulk",
+    )
+    head = AuditChain.objects.get(id=1)
+    assert (head.seq, head.hash) == (2500, stored[-1].hash)
+    assert audit.verify() == audit.VerifyResult(True, 2500)
+
+
+def test_record_many_writes_the_event_record_would(actor, requester):
+    """The same entry at the same place in the chain gives the same event, hash included."""
+    at = timezone.now()
+    entry = {"action": "user.updated", "changes": {"x": [1, 2]}, "reason": "r", "at": at}
+    one: list[AuditEvent] = []
+    with pytest.raises(RuntimeError, match="the action failed"):
+        fail_after(lambda: one.append(audit.record(actor, obj=requester, **entry)))
+
+    (many,) = audit.record_many(actor, [{**entry, "obj": requester}])
+
+    fields = ["seq", "at", "actor_id", "actor_label", "action", "object_type", "object_id"]
+    fields += ["object_repr", "changes", "reason", "request_id", "prev_hash", "hash"]
+    assert [getattr(many, f) for f in fields] == [getattr(one[0], f) for f in fields]
+    assert audit.verify().ok
+
+
+def test_record_many_takes_object_type_and_id_without_an_object(actor):
+    (event,) = audit.record_many(
+        actor,
+        [{"action": "setting.changed", "object_type": "core.setting", "object_id": 7}],
+    )
+
+    assert (event.object_type, event.object_id, event.object_repr) == ("core.setting", "7", "")
+    assert audit.verify().ok
+
+
+def test_record_many_refuses_an_entry_without_an_object(actor):
+    with pytest.raises(AuditError, match="needs an object"):
+        audit.record_many(actor, [{"action": "user.updated"}])
+
+    assert AuditChain.objects.get(id=1).seq == 0
+
+
+def test_interleaved_record_and_record_many_keep_one_chain(actor, requester):
+    audit.record(actor, "user.updated", requester)
+    audit.record_many(actor, entries_for(requester, 3))
+    audit.record(actor, "user.updated", requester)
+    audit.record_many(actor, entries_for(requester, 2))
+    audit.record(actor, "user.updated", requester)
+
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == list(range(1, 9))
+    assert audit.verify() == audit.VerifyResult(True, 8)
+
+
+def test_record_many_of_nothing_writes_nothing(events, actor):
+    head = AuditChain.objects.get(id=1)
+
+    assert audit.record_many(actor, []) == []
+
+    assert AuditEvent.objects.count() == 3
+    assert (AuditChain.objects.get(id=1).seq, AuditChain.objects.get(id=1).hash) == (
+        head.seq,
+        head.hash,
+    )
+    assert audit.verify().ok
+
+
+def test_record_many_in_a_failed_action_leaves_no_trace(events, actor, requester):
+    with pytest.raises(RuntimeError, match="the action failed"):
+        fail_after(lambda: audit.record_many(actor, entries_for(requester, 5)))
+
+    assert AuditEvent.objects.count() == 3
+    assert AuditChain.objects.get(id=1).seq == 3
+    assert audit.verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_many_outside_a_transaction_is_refused(make_user):
+    person = make_user(Role.REQUESTER)
+
+    with pytest.raises(AuditError, match="inside the action's transaction"):
+        audit.record_many(person, entries_for(person, 2))
+
+    assert not AuditEvent.objects.filter(action="user.updated").exists()

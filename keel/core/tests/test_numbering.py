@@ -143,3 +143,124 @@ def test_concurrent_creators_get_every_number_exactly_once():
     assert failures == []
     assert sorted(handed_out) == list(range(1, THREADS * NUMBERS_PER_THREAD + 1))
     assert Sequence.objects.get(key="INC").value == THREADS * NUMBERS_PER_THREAD
+
+
+# Reserving many numbers at once
+
+BATCHES_PER_THREAD = 10
+BATCH = 7
+
+
+@pytest.mark.django_db
+def test_first_reservation_of_a_kind_starts_at_one():
+    assert numbering.next_values("CI", 5) == range(1, 6)
+    assert Sequence.objects.get(key="CI").value == 5
+
+
+@pytest.mark.django_db
+def test_reservations_are_consecutive_and_continue_single_numbers():
+    assert numbering.next_value("CI") == 1
+    assert numbering.next_values("CI", 3) == range(2, 5)
+    assert numbering.next_values("CI", 1000) == range(5, 1005)
+    assert numbering.next_number("CI") == "CI-001005"
+
+
+@pytest.mark.django_db
+def test_reserved_numbers_are_formatted():
+    numbering.next_number("CI")
+
+    assert numbering.next_numbers("CI", 3) == ["CI-000002", "CI-000003", "CI-000004"]
+
+
+@pytest.mark.django_db
+def test_reserving_none_takes_nothing():
+    numbering.next_values("CI", 2)
+
+    assert numbering.next_values("CI", 0) == range(0)
+    assert numbering.next_numbers("CI", 0) == []
+    assert Sequence.objects.get(key="CI").value == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [-1, 1.5, True, "3"])
+def test_reserving_a_bad_count_is_refused(count):
+    with pytest.raises(ValueError, match="count"):
+        numbering.next_values("CI", count)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["ci", "C", "CI1", ""])
+def test_reserving_with_a_malformed_key_is_refused(key):
+    with pytest.raises(ValueError, match="2–10 capital letters"):
+        numbering.next_values(key, 2)
+
+
+def reserve_and_fail(key: str, count: int, handed_out: list[range]) -> None:
+    with transaction.atomic():
+        handed_out.append(numbering.next_values(key, count))
+        raise RuntimeError("the import could not be saved")
+
+
+@pytest.mark.django_db
+def test_rolled_back_reservation_gives_its_numbers_back():
+    numbering.next_values("CI", 3)
+    lost: list[range] = []
+    with pytest.raises(RuntimeError, match="could not be saved"):
+        reserve_and_fail("CI", 10, lost)
+
+    assert lost == [range(4, 14)]
+    assert numbering.next_values("CI", 2) == range(4, 6)
+
+
+@pytest.mark.django_db
+def test_rolled_back_first_reservation_rolls_back_the_counter_too():
+    with pytest.raises(RuntimeError, match="could not be saved"):
+        reserve_and_fail("CI", 10, [])
+
+    assert not Sequence.objects.filter(key="CI").exists()
+    assert numbering.next_values("CI", 2) == range(1, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reservation_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        numbering.next_values("CI", 3)
+
+    assert not Sequence.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reservations_never_overlap():
+    """Eight importers at once reserving ranges (and single numbers) of a counter that does not
+    exist yet: every value is handed out exactly once, with no gap."""
+    handed_out: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    def importer(index: int) -> None:
+        try:
+            start.wait(timeout=30)
+            for batch in range(BATCHES_PER_THREAD):
+                with transaction.atomic():
+                    if (index + batch) % 3 == 0:
+                        values = [numbering.next_value("CI")]
+                    else:
+                        values = list(numbering.next_values("CI", BATCH))
+                with lock:
+                    handed_out.extend(values)
+        except BaseException as exc:  # reported by the assertion below, not lost in the thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=importer, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert failures == []
+    assert len(handed_out) == len(set(handed_out))
+    assert sorted(handed_out) == list(range(1, len(handed_out) + 1))
+    assert Sequence.objects.get(key="CI").value == len(handed_out)
