@@ -218,6 +218,32 @@ def _text(
     return value
 
 
+def _record_step(
+    incident: Incident,
+    actor: Any,
+    now: datetime,
+    action: str,
+    *,
+    old: str,
+    new: str,
+    text: str = "",
+    changes: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """A status step's public timeline line and its audit event (``text`` is the why)."""
+    _event(
+        incident, actor, EventKind.STATUS, now, body=text, public=True, old=old, new=new, **details
+    )
+    audit.record(
+        actor,
+        action,
+        incident,
+        changes={"status": [old, new], **(changes or {})},
+        reason=text,
+        at=now,
+    )
+
+
 def _resume(actor: Any, incident: Incident, note: str) -> Incident:
     now = timezone.now()
     fields = ["hold_reason"]
@@ -225,23 +251,14 @@ def _resume(actor: Any, incident: Incident, note: str) -> Incident:
     _set_status(incident, Status.IN_PROGRESS, fields)
     _unpause(incident, now, fields)
     _save(incident, fields, now)
-    _event(
+    _record_step(
         incident,
         actor,
-        EventKind.STATUS,
         now,
-        body=note,
-        public=True,
+        "incident.resumed",
         old=Status.ON_HOLD,
         new=Status.IN_PROGRESS,
-    )
-    audit.record(
-        actor,
-        "incident.resumed",
-        incident,
-        changes={"status": [Status.ON_HOLD, Status.IN_PROGRESS]},
-        reason=note,
-        at=now,
+        text=note,
     )
     return incident
 

@@ -19,6 +19,7 @@ from keel.incidents.actions._base import (
     _event,
     _note_first_response,
     _pause,
+    _record_step,
     _reopen_days,
     _require_step,
     _resume,
@@ -123,10 +124,7 @@ def start(*, actor: Any, incident: Incident, version: int | None = None) -> Inci
     _set_status(incident, Status.IN_PROGRESS, fields)
     _note_first_response(incident, actor, now, fields)
     _save(incident, fields, now)
-    _event(incident, actor, EventKind.STATUS, now, public=True, old=before, new=incident.status)
-    audit.record(
-        actor, "incident.started", incident, changes={"status": [before, incident.status]}, at=now
-    )
+    _record_step(incident, actor, now, "incident.started", old=before, new=incident.status)
     return incident
 
 
@@ -147,24 +145,16 @@ def hold(
     _pause(incident, now, fields)
     _note_first_response(incident, actor, now, fields)
     _save(incident, fields, now)
-    _event(
+    _record_step(
         incident,
         actor,
-        EventKind.STATUS,
         now,
-        body=note,
-        public=True,
+        "incident.held",
         old=before,
         new=Status.ON_HOLD,
+        text=note,
+        changes={"hold_reason": ["", reason]},
         hold_reason=reason,
-    )
-    audit.record(
-        actor,
-        "incident.held",
-        incident,
-        changes={"status": [before, Status.ON_HOLD], "hold_reason": ["", reason]},
-        reason=note,
-        at=now,
     )
     if reason == HoldReason.AWAITING_REQUESTER:
         notify.after_commit(notify.awaiting_requester, incident.pk)
@@ -220,24 +210,16 @@ def resolve(
     fields.append("paused_at")
     _note_first_response(incident, actor, now, fields)
     _save(incident, fields, now)
-    _event(
+    _record_step(
         incident,
         actor,
-        EventKind.STATUS,
         now,
-        body=notes,
-        public=True,
+        "incident.resolved",
         old=before,
         new=Status.RESOLVED,
+        text=notes,
+        changes={"resolution_code": ["", code]},
         code=code,
-    )
-    audit.record(
-        actor,
-        "incident.resolved",
-        incident,
-        changes={"status": [before, Status.RESOLVED], "resolution_code": ["", code]},
-        reason=notes,
-        at=now,
     )
     notify.after_commit(notify.resolved, incident.pk)
     return incident
@@ -275,22 +257,14 @@ def confirm(
     if rating is not None:
         _apply_rating(incident, actor, rating, comment, now, fields)
     _save(incident, fields, now)
-    _event(
+    _record_step(
         incident,
         actor,
-        EventKind.STATUS,
         now,
-        public=True,
+        "incident.confirmed",
         old=Status.RESOLVED,
         new=Status.CLOSED,
         confirmed=True,
-    )
-    audit.record(
-        actor,
-        "incident.confirmed",
-        incident,
-        changes={"status": [Status.RESOLVED, Status.CLOSED]},
-        at=now,
     )
     return incident
 
@@ -305,24 +279,15 @@ def close(*, actor: Any, incident: Incident, reason: str = "") -> Incident:
     incident.closed_at = now
     _set_status(incident, Status.CLOSED, fields)
     _save(incident, fields, now)
-    _event(
+    _record_step(
         incident,
         actor,
-        EventKind.STATUS,
         now,
-        body=reason,
-        public=True,
+        "incident.closed",
         old=Status.RESOLVED,
         new=Status.CLOSED,
+        text=reason,
         confirmed=False,
-    )
-    audit.record(
-        actor,
-        "incident.closed",
-        incident,
-        changes={"status": [Status.RESOLVED, Status.CLOSED]},
-        reason=reason,
-        at=now,
     )
     return incident
 
@@ -351,24 +316,9 @@ def _reopen(
     _set_status(incident, Status.IN_PROGRESS, fields)
     _unpause(incident, now, fields)
     _save(incident, fields, now)
-    _event(
-        incident,
-        actor,
-        EventKind.STATUS,
-        now,
-        body=reason,
-        public=True,
-        old=before,
-        new=Status.IN_PROGRESS,
-        reopened=True,
-    )
-    audit.record(
-        actor,
-        f"incident.{step_name}ed" if step_name == "reject" else "incident.reopened",
-        incident,
-        changes={"status": [before, Status.IN_PROGRESS]},
-        reason=reason,
-        at=now,
+    action = f"incident.{step_name}ed" if step_name == "reject" else "incident.reopened"
+    _record_step(
+        incident, actor, now, action, old=before, new=Status.IN_PROGRESS, text=reason, reopened=True
     )
     notify.after_commit(notify.reopened, incident.pk)
     return incident
@@ -404,22 +354,7 @@ def cancel(*, actor: Any, incident: Incident, reason: str, version: int | None =
     incident.cancelled_at = now
     _set_status(incident, Status.CANCELLED, fields)
     _save(incident, fields, now)
-    _event(
-        incident,
-        actor,
-        EventKind.STATUS,
-        now,
-        body=reason,
-        public=True,
-        old=before,
-        new=Status.CANCELLED,
-    )
-    audit.record(
-        actor,
-        "incident.cancelled",
-        incident,
-        changes={"status": [before, Status.CANCELLED]},
-        reason=reason,
-        at=now,
+    _record_step(
+        incident, actor, now, "incident.cancelled", old=before, new=Status.CANCELLED, text=reason
     )
     return incident
