@@ -17,7 +17,14 @@ app_name = "cmdb"
 urlpatterns = [
     path("", views.item_list, name="list"),
     path("export/", views.export, name="export"),
+    path("new/", views.item_new, name="new"),
     path("items/<str:ref>/", views.item_detail, name="item"),
+    path("items/<str:ref>/edit/", views.item_edit, name="edit"),
+    path("items/<str:ref>/retire/", views.item_retire, name="retire"),
+    path("items/<str:ref>/relations/", views.relation_add, name="relation-add"),
+    path(
+        "items/<str:ref>/relations/<int:pk>/remove/", views.relation_remove, name="relation-remove"
+    ),
     path("import/", views.import_upload, name="import"),
     path("import/<str:token>/", views.import_map, name="import-map"),
     path("my-devices/", views.my_devices, name="my-devices"),

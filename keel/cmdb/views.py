@@ -1,4 +1,5 @@
 """CMDB pages: the item list and its export, the item page with impact analysis and history,
+creating, editing and retiring an item, adding and removing relations,
 the import (upload → column mapping → dry-run preview → confirm) and the portal's "my devices"."""
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from keel.cmdb import exporting, forms, history, importing, queries
+from keel.cmdb import actions, exporting, forms, history, importing, queries
+from keel.cmdb.access import may_change_team, require_change
 from keel.cmdb.lifecycle import Status
 from keel.cmdb.models import CIType, ConfigurationItem
-from keel.core.errors import DomainError, FieldError, NotFound
+from keel.core.errors import DomainError, FieldError, NotFound, StaleVersion
 from keel.core.models import Team, User
 from keel.core.permissions import is_staff_member
 
@@ -94,6 +97,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "teams": list(Team.objects.filter(is_active=True).only("id", "name").order_by("name")),
             "statuses": [("active", _("Not retired")), *Status.choices],
             "can_import": request.user.has_perm(IMPORT_PERM),
+            "can_add": request.user.has_perm("cmdb.add_configurationitem"),
         }
     )
     return render(request, "cmdb/list.html", context)
@@ -257,10 +261,17 @@ def _as_of(request: HttpRequest, item: ConfigurationItem) -> dict[str, Any]:
     return {"as_of": raw, "as_of_state": {"fields": fields, "relations": relations}}
 
 
-@login_required
-def item_detail(request: HttpRequest, ref: str) -> HttpResponse:
-    """An item: its attributes, relations, impact (graph and table) and history."""
-    item = _item_or_404(request, ref)
+def _may_change(user: Any, item: ConfigurationItem, perm: str) -> bool:
+    return is_cmdb_staff(user) and user.has_perm(perm) and may_change_team(user, item.team_id)
+
+
+def _render_item(
+    request: HttpRequest,
+    item: ConfigurationItem,
+    *,
+    relation_form: forms.RelationForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {
         "item": item,
@@ -270,6 +281,8 @@ def item_detail(request: HttpRequest, ref: str) -> HttpResponse:
         "today": timezone.localdate(),
         "soon": timezone.localdate() + timedelta(days=EXPIRY_WARNING_DAYS),
     }
+    if context["is_staff"]:
+        context["can_edit"] = _may_change(user, item, "cmdb.change_configurationitem")
     if context["is_staff"] and user.has_perm("cmdb.view_relation"):
         relations = list(queries.relations_for(user, item=item.pk))
         context["relations_out"] = [r for r in relations if r.source_id == item.pk]
@@ -278,9 +291,202 @@ def item_detail(request: HttpRequest, ref: str) -> HttpResponse:
         context["events"] = _events(item)
         context.update(_as_of(request, item))
         context["show_history"] = True
+        context["can_remove_relation"] = user.has_perm("cmdb.delete_relation")
+        if user.has_perm("cmdb.add_relation") and item.status != Status.RETIRED:
+            context["relation_form"] = relation_form or forms.RelationForm()
     if _is_htmx(request) and request.GET.get("part") == "impact" and "impact" in context:
         return render(request, "cmdb/_impact.html", context)
-    return render(request, "cmdb/item.html", context)
+    return render(request, "cmdb/item.html", context, status=status)
+
+
+@login_required
+def item_detail(request: HttpRequest, ref: str) -> HttpResponse:
+    """An item: its attributes, relations, impact (graph and table) and history."""
+    return _render_item(request, _item_or_404(request, ref))
+
+
+# --- create, edit, retire ---------------------------------------------------------------------
+
+
+def _require_change(request: HttpRequest, item: ConfigurationItem, perm: str) -> None:
+    """403 unless the person is CMDB staff allowed to change this item (404 out of scope)."""
+    _require_staff(request)
+    try:
+        require_change(request.user, perm, item)
+    except NotFound:
+        raise Http404 from None
+
+
+def _stale_message(item: ConfigurationItem) -> str:
+    return _(
+        "Someone else changed %(number)s while you were editing. Your values are kept below; "
+        "check them against the current item and save again."
+    ) % {"number": item.number}
+
+
+@login_required
+def item_new(request: HttpRequest) -> HttpResponse:
+    """A new item: choose its type (which decides the attribute fields), then fill it in."""
+    _require_staff(request)
+    if not request.user.has_perm("cmdb.add_configurationitem"):
+        raise PermissionDenied
+    source = request.POST if request.method == "POST" else request.GET
+    chooser = forms.TypeChoiceForm(source if source.get("type") else None)
+    ci_type = chooser.cleaned_data["type"] if chooser.is_bound and chooser.is_valid() else None
+    form = None
+    status = 200
+    if ci_type is not None:
+        form = forms.ItemForm(request.POST if request.method == "POST" else None, ci_type=ci_type)
+        if request.method == "POST":
+            if form.is_valid():
+                try:
+                    item = actions.create_ci(actor=request.user, ci_type=ci_type, **form.values())
+                except NotFound:
+                    raise Http404 from None
+                except DomainError as exc:
+                    form.attach(exc)
+                    status = exc.status
+                else:
+                    messages.success(request, _("%(number)s recorded.") % {"number": item.number})
+                    return redirect("cmdb:item", ref=item.pk)
+            else:
+                status = 422
+    return render(
+        request,
+        "cmdb/edit.html",
+        {"chooser": chooser, "ci_type": ci_type, "form": form, "item": None},
+        status=status,
+    )
+
+
+@login_required
+def item_edit(request: HttpRequest, ref: str) -> HttpResponse:
+    """Change an item's fields and attributes; a stale version keeps what was typed (409)."""
+    item = _item_or_404(request, ref)
+    _require_change(request, item, "cmdb.change_configurationitem")
+    status = 200
+    error = ""
+    if request.method == "POST":
+        form = forms.ItemForm(request.POST, ci_type=item.type, item=item)
+        if form.is_valid():
+            try:
+                actions.update_ci(
+                    actor=request.user,
+                    item=item,
+                    version=form.cleaned_data.get("version"),
+                    **form.values(),
+                )
+            except NotFound:
+                raise Http404 from None
+            except StaleVersion:
+                item = _item_or_404(request, ref)
+                data = request.POST.copy()
+                data["version"] = str(item.version)
+                form = forms.ItemForm(data, ci_type=item.type, item=item)
+                form.is_valid()
+                error = _stale_message(item)
+                status = 409
+            except DomainError as exc:
+                item = _item_or_404(request, ref)
+                form.attach(exc)
+                status = exc.status
+            else:
+                messages.success(request, _("%(number)s saved.") % {"number": item.number})
+                return redirect("cmdb:item", ref=item.pk)
+        else:
+            status = 422
+    else:
+        form = forms.ItemForm(ci_type=item.type, item=item)
+    return render(
+        request,
+        "cmdb/edit.html",
+        {"form": form, "ci_type": item.type, "item": item, "error": error},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def item_retire(request: HttpRequest, ref: str) -> HttpResponse:
+    """Retire an item for good (a reason is recorded in its history)."""
+    item = _item_or_404(request, ref)
+    _require_change(request, item, "cmdb.change_configurationitem")
+    raw_version = request.POST.get("version", "")
+    try:
+        actions.retire_ci(
+            actor=request.user,
+            item=item,
+            version=int(raw_version) if raw_version.isdigit() else None,
+            reason=request.POST.get("reason", "").strip()[:500],
+        )
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        for message in _messages_of(exc) if not isinstance(exc, StaleVersion) else [exc.message]:
+            messages.error(request, message)
+        return redirect("cmdb:edit", ref=item.pk)
+    messages.success(request, _("%(number)s retired.") % {"number": item.number})
+    return redirect("cmdb:item", ref=item.pk)
+
+
+# --- relations --------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def relation_add(request: HttpRequest, ref: str) -> HttpResponse:
+    """Relate the item to another one; refusals (itself, a kind not allowed between these
+    types, a loop with its path) are shown on the item page."""
+    item = _item_or_404(request, ref)
+    _require_staff(request)
+    if not request.user.has_perm("cmdb.add_relation"):
+        raise PermissionDenied
+    form = forms.RelationForm(request.POST)
+    if not form.is_valid():
+        return _render_item(request, item, relation_form=form, status=422)
+    try:
+        other = queries.item_for(request.user, form.cleaned_data["other"])
+    except NotFound:
+        form.add_error("other", _("No item has this number."))
+        return _render_item(request, item, relation_form=form, status=422)
+    outgoing = form.cleaned_data["direction"] == forms.OUT
+    source, target = (item, other) if outgoing else (other, item)
+    try:
+        actions.add_relation(
+            actor=request.user,
+            source=source,
+            target=target,
+            kind=form.cleaned_data["kind"],
+            reason=form.cleaned_data["reason"],
+        )
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        form.attach(exc, other_end="target" if outgoing else "source")
+        return _render_item(request, item, relation_form=form, status=exc.status)
+    messages.success(request, _("Relation added."))
+    return redirect(reverse("cmdb:item", args=[item.pk]) + "#relations")
+
+
+@login_required
+@require_POST
+def relation_remove(request: HttpRequest, ref: str, pk: int) -> HttpResponse:
+    """Remove one of the item's relations (it stays in both items' history)."""
+    item = _item_or_404(request, ref)
+    _require_staff(request)
+    relation = queries.relations_for(request.user, item=item.pk).filter(pk=pk).first()
+    if relation is None:
+        raise Http404
+    try:
+        actions.remove_relation(actor=request.user, relation=relation)
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        for message in _messages_of(exc):
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Relation removed."))
+    return redirect(reverse("cmdb:item", args=[item.pk]) + "#relations")
 
 
 # --- the portal -------------------------------------------------------------------------------

@@ -296,3 +296,191 @@ def test_the_impact_graph_draws_in_a_browser_without_csp_errors(live_server, pag
     page.wait_for_selector("#impact-graph[data-graph-ready='7'] canvas")
     screenshot(page, "cmdb-item")
     assert page.csp_violations == []
+
+
+# --- create, edit, retire -----------------------------------------------------------------------
+
+
+def _item_post(**overrides):
+    data = {
+        "name": "db-9",
+        "status": "planned",
+        "attributes.ram_gb": "64",
+        "attributes.os": "Linux",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_staff_create_an_item_with_typed_attributes_from_the_list(client_for, agent, servers):
+    client = client_for(agent)
+    assert reverse("cmdb:new").encode() in client.get(reverse("cmdb:list")).content
+    page = client.get(reverse("cmdb:new"), {"type": servers.code}).content.decode()
+    assert 'name="attributes.ram_gb"' in page
+    assert 'name="attributes.environment"' in page
+    response = client.post(
+        reverse("cmdb:new"),
+        {"type": servers.code, **_item_post(**{"attributes.environment": "production"})},
+    )
+    item = ConfigurationItem.objects.get(name="db-9")
+    assert response.status_code == 302
+    assert response.url == item_url(item)
+    assert item.type == servers
+    assert item.attributes == {"ram_gb": 64, "os": "Linux", "environment": "production"}
+
+
+def test_a_bad_attribute_is_named_next_to_its_field_and_nothing_is_written(
+    client_for, agent, servers
+):
+    response = client_for(agent).post(
+        reverse("cmdb:new"), {"type": servers.code, **_item_post(**{"attributes.ram_gb": "lots"})}
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert 'id="id_attributes.ram_gb_error"' in page
+    assert "Expected a whole number." in page
+    assert 'value="lots"' in page
+    assert not ConfigurationItem.objects.filter(name="db-9").exists()
+
+
+@pytest.mark.parametrize("role", [Role.REQUESTER, Role.AUDITOR])
+def test_people_without_the_permission_cannot_create_items(client_for, make_user, servers, role):
+    client = client_for(make_user(role))
+    assert client.get(reverse("cmdb:new")).status_code == 403
+    response = client.post(reverse("cmdb:new"), {"type": servers.code, **_item_post()})
+    assert response.status_code == 403
+    assert not ConfigurationItem.objects.filter(name="db-9").exists()
+
+
+def test_staff_edit_an_item_and_its_attributes(client_for, agent, servers):
+    item = make_item("db-1", servers, attributes={"ram_gb": 16})
+    client = client_for(agent)
+    page = client.get(reverse("cmdb:edit", args=[item.pk])).content.decode()
+    assert 'value="16"' in page
+    assert f'name="version" value="{item.version}"' in page
+    response = client.post(
+        reverse("cmdb:edit", args=[item.pk]),
+        _item_post(name="db-1", status="in_service", version=item.version),
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.status, item.attributes["ram_gb"], item.version) == ("in_service", 64, 2)
+
+
+def test_a_stale_edit_is_refused_with_the_typed_values_kept(client_for, agent, servers):
+    item = make_item("db-1", servers)
+    client = client_for(agent)
+    response = client.post(
+        reverse("cmdb:edit", args=[item.pk]),
+        _item_post(name="db-renamed-by-me", version=item.version + 5),
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "data-stale" in page
+    assert 'value="db-renamed-by-me"' in page
+    assert f'name="version" value="{item.version}"' in page
+    item.refresh_from_db()
+    assert item.name == "db-1"
+
+
+def test_edit_is_refused_outside_the_team_and_hidden_outside_the_scope(
+    client_for, agent, requester, make_user, servers
+):
+    from keel.core.tests.factories import TeamFactory
+
+    theirs = make_item("db-2", servers, team=TeamFactory())
+    assert client_for(agent).get(reverse("cmdb:edit", args=[theirs.pk])).status_code == 403
+    post = client_for(agent).post(
+        reverse("cmdb:edit", args=[theirs.pk]), _item_post(version=theirs.version)
+    )
+    assert post.status_code == 403
+    assert client_for(requester).get(reverse("cmdb:edit", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.name == "db-2"
+
+
+def test_retire_takes_an_item_out_of_use(client_for, agent, requester, servers):
+    item = make_item("db-3", servers)
+    url = reverse("cmdb:retire", args=[item.pk])
+    assert client_for(requester).post(url, {"version": item.version}).status_code == 404
+    assert client_for(agent).get(url).status_code == 405
+    response = client_for(agent).post(url, {"version": item.version, "reason": "broken"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.status == Status.RETIRED
+
+
+# --- relations on the item page ----------------------------------------------------------------
+
+
+def test_staff_add_and_remove_a_relation_from_the_item_page(client_for, agent, servers):
+    app, host = make_item("app", servers), make_item("host", servers)
+    kind = RelationKindFactory(name="page-runs-on")
+    client = client_for(agent)
+    assert b"data-relation-form" in client.get(item_url(app)).content
+    response = client.post(
+        reverse("cmdb:relation-add", args=[host.pk]),
+        {"kind": kind.pk, "direction": "in", "other": app.number.lower()},
+    )
+    assert response.status_code == 302
+    relation = app.relations_out.get()
+    assert (relation.target, relation.kind) == (host, kind)
+    remove = reverse("cmdb:relation-remove", args=[app.pk, relation.pk])
+    assert remove in client.get(item_url(app)).content.decode()
+    assert client.post(remove).status_code == 302
+    assert not app.relations_out.exists()
+
+
+def test_relations_are_refused_to_people_without_the_permission(
+    client_for, make_user, requester, servers
+):
+    app, host = make_item("app", servers), make_item("host", servers)
+    kind = RelationKindFactory()
+    auditor = client_for(make_user(Role.AUDITOR))
+    assert b"data-relation-form" not in auditor.get(item_url(app)).content
+    data = {"kind": kind.pk, "direction": "out", "other": host.number}
+    assert auditor.post(reverse("cmdb:relation-add", args=[app.pk]), data).status_code == 403
+    assert client_for(requester).post(
+        reverse("cmdb:relation-add", args=[app.pk]), data
+    ).status_code in (403, 404)
+    relation = relate(app, kind, host)
+    remove = reverse("cmdb:relation-remove", args=[app.pk, relation.pk])
+    assert auditor.post(remove).status_code == 403
+    assert app.relations_out.exists()
+
+
+def test_a_self_relation_and_a_loop_are_refused_with_the_path(client_for, agent, servers):
+    a, b, c = (
+        make_item("a-node", servers),
+        make_item("b-node", servers),
+        make_item("c-node", servers),
+    )
+    kind = RelationKindFactory(name="page-feeds", acyclic=True)
+    relate(a, kind, b)
+    relate(b, kind, c)
+    client = client_for(agent)
+    url = reverse("cmdb:relation-add", args=[c.pk])
+    itself = client.post(url, {"kind": kind.pk, "direction": "out", "other": c.number})
+    assert itself.status_code == 422
+    assert "An item cannot be related to itself." in itself.content.decode()
+    loop = client.post(url, {"kind": kind.pk, "direction": "out", "other": a.number})
+    assert loop.status_code == 422
+    page = loop.content.decode()
+    assert "cannot loop back" in page
+    assert "c-node → a-node → b-node → c-node" in page
+    assert not c.relations_out.exists()
+
+
+def test_a_kind_not_allowed_between_the_types_is_named(client_for, agent, servers):
+    from keel.cmdb.tests.factories import CITypeFactory
+
+    laptops = CITypeFactory(name="Page laptop")
+    app, laptop = make_item("app", servers), make_item("lap", laptops)
+    kind = RelationKindFactory(name="page-hosted-by")
+    kind.target_types.set([servers])
+    response = client_for(agent).post(
+        reverse("cmdb:relation-add", args=[app.pk]),
+        {"kind": kind.pk, "direction": "out", "other": laptop.number},
+    )
+    assert response.status_code == 422
+    assert "allowed: Rack server" in response.content.decode()
