@@ -150,6 +150,7 @@ def load_small() -> None:
         calendar=calendar,
     )
     services = _catalogue(actor, dict.fromkeys(SERVICES, (it, calendar, None)))
+    _estate(actor, it, services, people)
     _sample_incidents(
         people["coordinator"],
         services,
@@ -286,6 +287,7 @@ def load_enterprise() -> None:
             "erp": (desk, around_the_clock, owner),
         },
     )
+    _estate(actor, desk, services, people)
     _sample_incidents(
         people["emma"],
         services,
@@ -387,6 +389,60 @@ def _catalogue(actor: User, routing: dict[str, tuple[Any, Any, Any]]) -> dict[st
         for child_code, child_name in children:
             catalog.create_category(actor=actor, name=child_name, code=child_code, parent=parent)
     return services
+
+
+def _estate(actor: User, team: Any, services: dict[str, Any], people: dict[str, User]) -> None:
+    """A few configuration items and how they depend on each other, for the CMDB pages."""
+    from datetime import timedelta
+
+    from keel.cmdb import actions as cmdb
+    from keel.cmdb.models import CIType, RelationKind
+
+    types = {t.code: t for t in CIType.objects.all()}
+    kinds = {k.code: k for k in RelationKind.objects.all()}
+    if (
+        not {"laptop", "server", "application", "business-service"} <= set(types)
+        or "runs-on" not in kinds
+    ):
+        return  # the default types and kinds were removed; the estate is only an example
+    today = timezone.localdate()
+    in_service = "in_service"
+
+    def item(name: str, type_code: str, **values: Any) -> Any:
+        return cmdb.create_ci(
+            actor=actor, name=name, ci_type=types[type_code], status=in_service, team=team, **values
+        )
+
+    laptops = (
+        ("alice", "ThinkPad T14"),
+        ("wangfang", "MacBook Air"),
+        ("james", "ThinkPad X1"),
+        ("zhaomin", "MacBook Pro"),
+    )
+    for username, model in laptops:
+        if username in people:
+            item(
+                f"{people[username].display_name} — {model}",
+                "laptop",
+                assigned_to=people[username],
+                department=people[username].department,
+                warranty_expires=today
+                + timedelta(days=20 if username in {"alice", "james"} else 400),
+                attributes={"model": model, "serial_number": f"SN-{people[username].pk:05d}"},
+            )
+    server = item(
+        "srv-mail-01",
+        "server",
+        location="Server room",
+        attributes={"hostname": "srv-mail-01", "ram_gb": 32},
+    )
+    mail = item(
+        "Mail server", "application", attributes={"vendor": "Example Mail", "version": "9.2"}
+    )
+    cmdb.add_relation(actor=actor, source=mail, target=server, kind=kinds["runs-on"])
+    if "email" in services:
+        business = item("E-mail service", "business-service", service=services["email"])
+        cmdb.add_relation(actor=actor, source=business, target=mail, kind=kinds["depends-on"])
 
 
 def _sample_incidents(agent: User, services: dict[str, Any], rows: list[tuple]) -> None:
