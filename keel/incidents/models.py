@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from keel.core.permissions import ScopeRules
@@ -156,6 +156,9 @@ class Incident(models.Model):
     rating_comment = models.TextField(_("satisfaction comment"), blank=True)
     rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
 
+    # Where an imported incident came from ("bpic2014", "servicenow"…) and its id there; re-running
+    # an import finds the incident by the pair and updates it instead of adding another.
+    import_source = models.CharField(_("imported from"), max_length=40, blank=True)
     external_id = models.CharField(_("source id"), max_length=100, blank=True)
     affected_cis = models.ManyToManyField(
         "cmdb.ConfigurationItem",
@@ -208,8 +211,14 @@ class Incident(models.Model):
             models.Index(
                 fields=["external_id"], condition=~Q(external_id=""), name="incident_external_id"
             ),
+            models.Index(fields=["resolved_at"], name="incident_resolved_at"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["import_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="incident_source_id_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in Status]), name="incident_status_valid"
             ),
@@ -260,6 +269,9 @@ class EventKind(models.TextChoices):
     ATTACHMENT = "attachment", _("Attachment")
     MAJOR = "major", _("Major incident")
     LINK = "link", _("Link")
+    INTERACTION = "interaction", _("Contact")
+    # A step recorded in another tool that has no Keel counterpart (kept with its own name).
+    ACTIVITY = "activity", _("Activity")
 
 
 class IncidentEvent(models.Model):
@@ -372,3 +384,94 @@ class ReviewAction(models.Model):
 
     def __str__(self) -> str:
         return self.description[:80]
+
+
+class Interaction(models.Model):
+    """One contact with the service desk: a call, an e-mail, a chat message or a walk-in.
+
+    Every contact is recorded, whether the agent settled it there and then (resolved at first
+    contact) or it led to an incident; first-contact resolution is counted from these.
+    """
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("contact"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agent"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    summary = models.TextField(_("summary"), blank=True)
+    service = models.ForeignKey(
+        "catalog.Service",
+        verbose_name=_("service"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    category = models.ForeignKey(
+        "catalog.Category",
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    ci = models.ForeignKey(
+        "cmdb.ConfigurationItem",
+        verbose_name=_("configuration item"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    handle_seconds = models.PositiveIntegerField(_("handle time (seconds)"), null=True, blank=True)
+    resolved_first_contact = models.BooleanField(_("resolved at first contact"), default=False)
+    incident = models.ForeignKey(
+        Incident,
+        verbose_name=_("incident"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    import_source = models.CharField(_("imported from"), max_length=40, blank=True)
+    external_id = models.CharField(_("source id"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("recorded"))
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(fields=["incident", "started_at"], name="interaction_incident"),
+            models.Index(fields=["started_at"], name="interaction_started"),
+            models.Index(fields=["contact", "started_at"], name="interaction_contact"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["import_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="interaction_source_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="interaction_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

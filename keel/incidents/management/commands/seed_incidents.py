@@ -961,6 +961,7 @@ class Generator:
             "rating": None,
             "rating_comment": "",
             "rated_at": None,
+            "import_source": "",
             "external_id": "",
         }
         respond_by = add_business_minutes(spec, created, respond_minutes)
