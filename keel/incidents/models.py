@@ -295,12 +295,20 @@ class IncidentEvent(models.Model):
     body = models.TextField(_("text"), blank=True)
     minutes = models.PositiveIntegerField(_("minutes spent"), null=True, blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
+    # For events imported from another tool's activity log: a digest of the source line, so a
+    # re-run of the import recognises the events it already brought in.
+    import_key = models.CharField(_("import key"), max_length=40, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
         verbose_name = _("incident event")
         verbose_name_plural = _("incident events")
         indexes = [models.Index(fields=["incident", "at"], name="incident_event_timeline")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["import_key"], condition=~Q(import_key=""), name="incident_event_import_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
