@@ -11,6 +11,8 @@ _WORK = [
     "incidents.work_incident",
     "incidents.view_incidentevent",
     "incidents.view_attachment",
+    # Contacts with the desk (interactions): recorded by whoever works incidents.
+    "incidents.view_interaction",
 ]
 _LEAD = [
     *_WORK,
@@ -33,11 +35,13 @@ class IncidentsConfig(AppConfig):
         Role.CHANGE_MANAGER: ["incidents.view_incident", "incidents.view_incidentevent"],
         Role.SERVICE_OWNER: [
             "incidents.view_incident",
+            "incidents.view_interaction",
             "incidents.view_incidentevent",
             "incidents.manage_major_incident",
         ],
         Role.AUDITOR: [
             "incidents.view_incident",
+            "incidents.view_interaction",
             "incidents.view_incidentevent",
             "incidents.view_postincidentreview",
         ],

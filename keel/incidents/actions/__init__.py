@@ -21,6 +21,11 @@ from keel.incidents.actions.conversation import (
     note_email,
     rate,
 )
+from keel.incidents.actions.interactions import (
+    CONTACT_CHANNELS,
+    link_interaction,
+    record_interaction,
+)
 from keel.incidents.actions.links import resolve_cis, set_affected_cis
 from keel.incidents.actions.major import (
     REVIEW_FIELDS,
@@ -54,6 +59,7 @@ from keel.incidents.actions.sweep import (
 
 __all__ = [
     "ALLOWED_EXTENSIONS",
+    "CONTACT_CHANNELS",
     "REVIEW_FIELDS",
     "TEXT_MAX",
     "TITLE_MAX",
@@ -74,10 +80,12 @@ __all__ = [
     "declare_major",
     "hold",
     "link_child",
+    "link_interaction",
     "log_work",
     "note_email",
     "open_incident",
     "rate",
+    "record_interaction",
     "reject",
     "reopen",
     "resolve",

@@ -1,0 +1,278 @@
+"""Incident reports: the figures a desk manager watches, computed in the database.
+
+Counts, the priority distribution and means are aggregates in SQL. The median time to resolve
+is exact on both databases: PostgreSQL's ``percentile_cont(0.5)`` over the seconds between
+recording and resolution; on SQLite the one or two middle durations (julianday difference,
+sorted in SQL) are fetched and averaged here. Reports read every incident and contact, whatever
+the reader's queue scope: they show totals, never records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connections
+from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from keel.incidents.models import Incident, Interaction
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class IncidentFigures:
+    incidents: int  # incidents in scope
+    by_priority: dict[int, int]  # {1: n, 2: n, …} every level present in scope
+    resolved: int  # incidents with resolved_at set
+    median_hours_to_resolve: float | None  # resolved_at - created_at, over resolved ones, hours
+    mean_hours_to_resolve: float | None
+    reopened: int  # incidents with reopen_count > 0
+    mean_reassignments: float | None  # mean of reassignment_count
+    interactions: int  # contacts in scope (started_at in range; import_source filter applies)
+    first_contact_resolved: int
+    first_contact_rate: float | None  # first_contact_resolved / interactions
+
+
+class _EpochSeconds(Func):
+    """PostgreSQL: the seconds between two timestamps, as double precision."""
+
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))::double precision"
+    arg_joiner = " - "
+    output_field = FloatField()
+
+
+class _JulianSeconds(Func):
+    """SQLite: the seconds between two stored timestamps (julianday difference)."""
+
+    template = "((julianday(%(expressions)s)) * 86400.0)"
+    arg_joiner = ") - julianday("
+    output_field = FloatField()
+
+
+class _Median(Func):
+    """PostgreSQL's exact median (interpolated between the middle two of an even count)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    contains_aggregate = True
+
+
+def _moment(value: datetime | date | None) -> datetime | None:
+    """A date means the start of that day in the current time zone."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return timezone.make_aware(datetime.combine(value, time.min))
+
+
+def _pk(value: Any) -> Any:
+    return getattr(value, "pk", value)
+
+
+def incidents_in_scope(
+    *,
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+    service: Any = None,
+    team: Any = None,
+    import_source: str | None = None,
+) -> QuerySet[Incident]:
+    """Incidents recorded in ``[since, until)``, on a service, owned by a team, from a source."""
+    qs = Incident.objects.all()
+    start, end = _moment(since), _moment(until)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    if service is not None:
+        qs = qs.filter(service_id=_pk(service))
+    if team is not None:
+        qs = qs.filter(team_id=_pk(team))
+    if import_source is not None:
+        qs = qs.filter(import_source=import_source)
+    return qs.order_by()
+
+
+def interactions_in_scope(
+    *,
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+    service: Any = None,
+    team: Any = None,
+    import_source: str | None = None,
+) -> QuerySet[Interaction]:
+    """Contacts that started in ``[since, until)``; ``service`` is the contact's service and
+    ``team`` the team that supports it."""
+    qs = Interaction.objects.all()
+    start, end = _moment(since), _moment(until)
+    if start is not None:
+        qs = qs.filter(started_at__gte=start)
+    if end is not None:
+        qs = qs.filter(started_at__lt=end)
+    if service is not None:
+        qs = qs.filter(service_id=_pk(service))
+    if team is not None:
+        qs = qs.filter(service__team_id=_pk(team))
+    if import_source is not None:
+        qs = qs.filter(import_source=import_source)
+    return qs.order_by()
+
+
+def _seconds_to_resolve(vendor: str) -> Func:
+    if vendor == "postgresql":
+        return _EpochSeconds(F("resolved_at"), F("created_at"))
+    return _JulianSeconds(F("resolved_at"), F("created_at"))
+
+
+def _median_seconds(resolved: QuerySet[Incident], count: int) -> float | None:
+    if count == 0:
+        return None
+    vendor = connections[resolved.db].vendor
+    seconds = _seconds_to_resolve(vendor)
+    if vendor == "postgresql":
+        value = resolved.aggregate(median=_Median(seconds))["median"]
+        return float(value) if value is not None else None
+    # The middle one (odd count) or two (even count) of the sorted durations.
+    low = (count - 1) // 2
+    middle = list(
+        resolved.annotate(seconds=seconds)
+        .order_by("seconds")
+        .values_list("seconds", flat=True)[low : count // 2 + 1]
+    )
+    return sum(middle) / len(middle)
+
+
+def _hours(seconds: float | None) -> float | None:
+    # Rounded to the millisecond: julianday arithmetic carries float noise below that.
+    return None if seconds is None else round(seconds, 3) / SECONDS_PER_HOUR
+
+
+def incident_figures(
+    *,
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+    service: Any = None,
+    team: Any = None,
+    import_source: str | None = None,
+) -> IncidentFigures:
+    """The desk's figures for incidents recorded in ``[since, until)`` and contacts started in
+    it. ``service`` and ``team`` (records or ids) narrow both; ``import_source`` (when given,
+    ``""`` meaning Keel's own records) filters both tables. Figures over nothing are ``None``."""
+    incidents = incidents_in_scope(
+        since=since, until=until, service=service, team=team, import_source=import_source
+    )
+    vendor = connections[incidents.db].vendor
+    totals = incidents.aggregate(
+        incidents=Count("id"),
+        resolved=Count("id", filter=Q(resolved_at__isnull=False)),
+        reopened=Count("id", filter=Q(reopen_count__gt=0)),
+        mean_reassignments=Avg("reassignment_count"),
+        mean_seconds=Avg(_seconds_to_resolve(vendor), filter=Q(resolved_at__isnull=False)),
+    )
+    by_priority = dict(
+        incidents.values_list("priority").annotate(n=Count("id")).order_by("priority")
+    )
+    resolved = incidents.filter(resolved_at__isnull=False)
+    median = _median_seconds(resolved, totals["resolved"])
+    contacts = interactions_in_scope(
+        since=since, until=until, service=service, team=team, import_source=import_source
+    ).aggregate(
+        interactions=Count("id"),
+        first_contact_resolved=Count("id", filter=Q(resolved_first_contact=True)),
+    )
+    mean_reassignments = totals["mean_reassignments"]
+    return IncidentFigures(
+        incidents=totals["incidents"],
+        by_priority={int(p): int(n) for p, n in by_priority.items()},
+        resolved=totals["resolved"],
+        median_hours_to_resolve=_hours(median),
+        mean_hours_to_resolve=_hours(
+            float(totals["mean_seconds"]) if totals["mean_seconds"] is not None else None
+        ),
+        reopened=totals["reopened"],
+        mean_reassignments=float(mean_reassignments) if mean_reassignments is not None else None,
+        interactions=contacts["interactions"],
+        first_contact_resolved=contacts["first_contact_resolved"],
+        first_contact_rate=(
+            contacts["first_contact_resolved"] / contacts["interactions"]
+            if contacts["interactions"]
+            else None
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Month:
+    month: date
+    incidents: int
+    resolved: int
+    interactions: int
+
+
+def monthly_volume(
+    *,
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+    service: Any = None,
+    team: Any = None,
+    import_source: str | None = None,
+) -> list[Month]:
+    """Incidents recorded, of them resolved, and contacts, per calendar month (current time
+    zone), oldest first; months with none of either are left out."""
+    scope = {
+        "since": since,
+        "until": until,
+        "service": service,
+        "team": team,
+        "import_source": import_source,
+    }
+    incidents = {
+        _month(row["month"]): row
+        for row in incidents_in_scope(**scope)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month")
+        .annotate(n=Count("id"), resolved=Count("id", filter=Q(resolved_at__isnull=False)))
+        .order_by("month")
+    }
+    contacts = {
+        _month(row["month"]): row["n"]
+        for row in interactions_in_scope(**scope)
+        .annotate(month=TruncMonth("started_at"))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by("month")
+    }
+    months = sorted(set(incidents) | set(contacts))
+    return [
+        Month(
+            month=m,
+            incidents=incidents[m]["n"] if m in incidents else 0,
+            resolved=incidents[m]["resolved"] if m in incidents else 0,
+            interactions=contacts.get(m, 0),
+        )
+        for m in months
+    ]
+
+
+def _month(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return value.date().replace(day=1)
+    return value.replace(day=1)
+
+
+def start_of(day: date) -> datetime:
+    """The first moment of ``day`` in the current time zone."""
+    moment = _moment(day)
+    assert moment is not None  # noqa: S101  (a date always gives a moment)
+    return moment
+
+
+def until_end_of(day: date) -> datetime:
+    """The exclusive end of a date range that includes ``day`` (the next midnight)."""
+    moment = _moment(day + timedelta(days=1))
+    assert moment is not None  # noqa: S101  (a date always gives a moment)
+    return moment
