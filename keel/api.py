@@ -154,6 +154,8 @@ def _register_routers() -> None:
     api.add_router("", catalog_router)
     api.add_router("", cmdb_router)
     api.add_router("", incidents_router)
+    api.add_router("", "keel.incidents.api_contacts.router")
+    api.add_router("", "keel.incidents.api_reports.router")
 
 
 _register_routers()

@@ -9,7 +9,7 @@ the reader's queue scope: they show totals, never records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -17,7 +17,11 @@ from django.db import connections
 from django.db.models import Avg, Count, F, FloatField, Func, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 
+from keel.core.errors import FieldError
+from keel.core.permissions import is_staff_member
 from keel.incidents.models import Incident, Interaction
 
 SECONDS_PER_HOUR = 3600.0
@@ -276,3 +280,67 @@ def until_end_of(day: date) -> datetime:
     moment = _moment(day + timedelta(days=1))
     assert moment is not None  # noqa: S101  (a date always gives a moment)
     return moment
+
+
+def may_read(user: Any) -> bool:
+    """Who reads the reports: staff who read incidents (agents, team leads, service owners,
+    change managers, auditors, administrators), as for the satisfaction figures. They are
+    totals, never records, and an agent is measured on them; requesters never see them."""
+    return is_staff_member(user) and user.has_perm("incidents.view_incident")
+
+
+@dataclass
+class ReportFilter:
+    """The report's scope from query parameters (the page and ``GET /reports/incidents``):
+    ``since`` and ``until`` are days, both included; bad values go to ``errors``."""
+
+    since: date | None = None
+    until: date | None = None
+    service: int | None = None
+    team: int | None = None
+    import_source: str | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, params: Any) -> ReportFilter:
+        found = cls()
+        for name in ("since", "until"):
+            raw = (params.get(name) or "").strip()
+            if not raw:
+                continue
+            try:
+                day = parse_date(raw)
+            except ValueError:
+                day = None
+            if day is None:
+                found.errors.append((name, _("Give a date as YYYY-MM-DD.")))
+            else:
+                setattr(found, name, day)
+        if found.since and found.until and found.until < found.since:
+            found.errors.append(("until", _("The end of the range is before its start.")))
+            found.until = None
+        for name in ("service", "team"):
+            raw = (params.get(name) or "").strip()
+            if raw:
+                if raw.isdigit():
+                    setattr(found, name, int(raw))
+                else:
+                    found.errors.append((name, _("Expected a number.")))
+        source = params.get("import_source")
+        if source is not None:
+            found.import_source = source.strip()[:40]
+        return found
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise FieldError(errors=self.errors)
+
+    def scope(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`incident_figures` and :func:`monthly_volume`."""
+        return {
+            "since": self.since,
+            "until": until_end_of(self.until) if self.until else None,
+            "service": self.service,
+            "team": self.team,
+            "import_source": self.import_source,
+        }
