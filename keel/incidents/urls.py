@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from keel.core.permissions import is_staff_member, roles_of
 from keel.core.roles import role_permissions
 from keel.incidents import views
+from keel.incidents.views import contacts as contact_views
+from keel.incidents.views import reports as report_views
 from keel.web.navigation import NavItem, register
 
 app_name = "incidents"
@@ -25,6 +27,9 @@ urlpatterns = [
     path("people/", views.people_options, name="people-options"),
     path("known-issues/", views.known_issues, name="known-issues"),
     path("satisfaction/", views.satisfaction, name="satisfaction"),
+    path("contacts/", contact_views.contact_list, name="contacts"),
+    path("contacts/people/", contact_views.contact_people, name="contact-people"),
+    path("reports/", report_views.incident_report, name="reports"),
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/files/<int:pk>/", views.download, name="download"),
     path("<str:number>/<slug:key>/", views.act, name="act"),
@@ -60,12 +65,20 @@ def _follows(user) -> bool:
     return _role_grants(user, "incidents.view_incident")
 
 
+def _reads_contacts(user) -> bool:
+    return is_staff_member(user) and _role_grants(user, "incidents.view_interaction")
+
+
 def _on_own_incident(user, path: str) -> bool:
     """A requester reading one of their incidents is still in "My incidents"."""
     return path.startswith("/incidents/INC-") and not _works(user)
 
 
 register(NavItem("incidents", _("Incidents"), "incidents:queue", order=10, visible=_works))
+register(
+    NavItem("contacts", _("Contacts"), "incidents:contacts", order=11, visible=_reads_contacts)
+)
+register(NavItem("incident-reports", _("Reports"), "incidents:reports", order=12, visible=_works))
 register(NavItem("report", _("Report a problem"), "portal:report", order=20, visible=_reports))
 register(
     NavItem(

@@ -24,7 +24,8 @@ from django.views.decorators.http import require_POST
 
 from keel.core.errors import DomainError, FieldError, NotFound, StaleVersion
 from keel.core.permissions import is_staff_member, team_ids_of
-from keel.incidents import actions, forms, lifecycle, queries
+from keel.incidents import actions, contacts, forms, lifecycle, queries
+from keel.incidents.forms.contacts import IncidentContactForm
 from keel.incidents.lifecycle import Status
 from keel.incidents.models import EventKind, Incident
 from keel.incidents.views._common import RECORDED, incident_or_404, incident_url
@@ -152,6 +153,7 @@ def _render_incident(
     for entry in step_forms:
         entry["primary"] = entry["name"] == primary
     review = queries.review_for(incident) if incident.is_major else None
+    reads_contacts = contacts.may_read(user)
     context.update(
         {
             "steps": step_forms,
@@ -160,6 +162,10 @@ def _render_incident(
             "worklog_form": make(forms.WorklogForm) if can_work else None,
             "attach_form": make(forms.AttachmentForm) if can_work and not is_final else None,
             "priority_form": make(forms.PriorityForm) if can_work and incident.is_open else None,
+            "reads_contacts": reads_contacts,
+            "contacts": list(contacts.for_incident(incident)) if reads_contacts else [],
+            # People call about closed incidents too, so the form stays.
+            "contact_form": make(IncidentContactForm) if contacts.may_record(user) else None,
             "cis_form": make(forms.AffectedCIsForm)
             if user.has_perm("incidents.change_incident") and not is_final
             else None,
@@ -239,6 +245,10 @@ def _attach(*, actor: Any, incident: Incident, uploads: list[Any], public: bool)
         actions.add_attachment(actor=actor, incident=incident, upload=upload, public=public)
 
 
+def _log_contact(*, actor: Any, incident: Incident, **values: Any) -> Any:
+    return actions.record_interaction(actor=actor, incident=incident, **values)
+
+
 def _link(*, actor: Any, incident: Incident, child: Incident) -> Incident:
     return actions.link_child(actor=actor, major=incident, child=child)
 
@@ -276,6 +286,7 @@ POSTS: dict[str, tuple[type[forms.IncidentForm], Callable[..., Any], Any]] = {
     "comment": (forms.CommentForm, actions.comment, gettext_lazy("Comment added.")),
     "worklog": (forms.WorklogForm, actions.log_work, gettext_lazy("Work logged.")),
     "attach": (forms.AttachmentForm, _attach, gettext_lazy("Files attached.")),
+    "contact": (IncidentContactForm, _log_contact, gettext_lazy("Contact recorded.")),
     "cis": (
         forms.AffectedCIsForm,
         actions.set_affected_cis,
@@ -301,7 +312,12 @@ POSTS: dict[str, tuple[type[forms.IncidentForm], Callable[..., Any], Any]] = {
     ),
 }
 # Where the page scrolls back to after each kind of post.
-ANCHORS = {"comment": "timeline", "worklog": "timeline", "attach": "attachments"}
+ANCHORS = {
+    "comment": "timeline",
+    "worklog": "timeline",
+    "attach": "attachments",
+    "contact": "contacts",
+}
 ANCHORS |= dict.fromkeys(["major", "communicate", "link", "review", "review-action"], "major")
 
 
