@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -26,7 +25,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from keel.cmdb import actions, exporting, forms, history, importing, queries
+from keel.cmdb import actions, exporting, forms, history, importing, queries, uploads
 from keel.cmdb.access import may_change_team, require_change
 from keel.cmdb.lifecycle import Status
 from keel.cmdb.models import CIType, ConfigurationItem
@@ -515,23 +514,25 @@ def _require_import(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _imports_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "imports"
-
-
 def _upload_dir(token: str) -> Path:
     try:
-        return _imports_dir() / str(uuid.UUID(token))
+        return uploads.folder_of(token)
     except ValueError:
         raise Http404 from None
 
 
+class UploadGone(Exception):
+    """The upload's folder is no longer there: confirmed already, or removed as abandoned."""
+
+
 def _load_upload(request: HttpRequest, token: str) -> tuple[Path, dict[str, Any], CIType]:
     """The stored file of an import in progress, its description and type; 404 unless it is
-    the requester's own."""
+    the requester's own. Each use keeps it another day (see ``uploads.purge_abandoned``)."""
     folder = _upload_dir(token)
+    if not (folder / uploads.META).exists():
+        raise UploadGone
     try:
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = json.loads((folder / uploads.META).read_text())
     except (OSError, ValueError):
         raise Http404 from None
     if meta.get("user") != request.user.pk:
@@ -539,6 +540,7 @@ def _load_upload(request: HttpRequest, token: str) -> tuple[Path, dict[str, Any]
     ci_type = CIType.objects.filter(pk=meta.get("type")).first()
     if ci_type is None:
         raise Http404
+    uploads.touch(folder)
     return folder / meta["stored"], meta, ci_type
 
 
@@ -570,7 +572,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
                 "stored": stored,
                 "columns": columns,
             }
-            (folder / "meta.json").write_text(json.dumps(meta))
+            (folder / uploads.META).write_text(json.dumps(meta))
             return redirect("cmdb:import-map", token=token)
     return render(request, "cmdb/import.html", {"form": form})
 
@@ -579,7 +581,17 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 def import_map(request: HttpRequest, token: str) -> HttpResponse:
     """Step 2 and 3: map each column, preview (a dry run showing every bad cell), confirm."""
     _require_import(request)
-    path, meta, ci_type = _load_upload(request, token)
+    try:
+        path, meta, ci_type = _load_upload(request, token)
+    except UploadGone:
+        messages.error(
+            request,
+            _(
+                "This import's file is no longer kept: the import was confirmed, or left "
+                "unused for a day. Upload the file again to import it."
+            ),
+        )
+        return redirect("cmdb:import")
     columns: list[str] = meta["columns"]
     choices = forms.target_choices(ci_type)
     if request.method == "POST":

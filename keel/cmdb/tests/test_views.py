@@ -240,7 +240,9 @@ def test_import_confirm_writes_the_rows(client_for, lead, servers):
     item = ConfigurationItem.objects.get(external_id="A-1")
     assert item.name == "srv-new"
     assert item.attributes["ram_gb"] == 16
-    assert client.get(step).status_code == 404  # the upload is gone
+    gone = client.get(step)  # the upload is gone: back to step 1, saying why
+    assert gone.status_code == 302
+    assert gone.url == reverse("cmdb:import")
 
 
 def test_an_import_in_progress_belongs_to_whoever_uploaded_it(client_for, lead, make_user, servers):
