@@ -1,5 +1,6 @@
-"""The CMDB in the Django admin: to look things up. Changes go through the API and pages, whose
-actions check attributes, lifecycles, loops and versions; the admin would bypass them."""
+"""The CMDB in the Django admin: to look things up. Changes go through the API and pages (types
+and relation kinds under /cmdb/types/ and /cmdb/kinds/), whose actions check attributes,
+lifecycles, loops and versions and audit every change; the admin would bypass them."""
 
 from __future__ import annotations
 
@@ -41,14 +42,16 @@ class CITypeVersionInline(admin.TabularInline):
 
 @admin.register(CIType)
 class CITypeAdmin(ReadOnlyAdmin):
-    list_display = ["name", "code", "is_service", "version", "updated_at"]
+    list_display = ["name", "code", "is_service", "is_active", "version", "updated_at"]
+    list_filter = ["is_active"]
     search_fields = ["name", "code"]
     inlines = [CITypeVersionInline]
 
 
 @admin.register(RelationKind)
 class RelationKindAdmin(ReadOnlyAdmin):
-    list_display = ["name", "code", "reverse_name", "dependency", "acyclic"]
+    list_display = ["name", "code", "reverse_name", "dependency", "acyclic", "is_active"]
+    list_filter = ["is_active"]
     search_fields = ["name", "code"]
 
 

@@ -143,9 +143,23 @@ def update_type(request: HttpRequest, type_id: int, payload: TypeUpdateIn):
     """Change a type; its version goes up and the definitions it replaced are kept."""
     require(request.user, "cmdb.change_citype")
     ci_type = CIType.objects.get(pk=type_id)
-    return actions.update_ci_type(
-        actor=request.user, ci_type=ci_type, **payload.dict(exclude_unset=True)
-    )
+    values = payload.dict(exclude_unset=True)
+    active = values.pop("is_active", None)
+    with transaction.atomic():
+        ci_type = actions.update_ci_type(actor=request.user, ci_type=ci_type, **values)
+        if active is not None:
+            ci_type = actions.set_ci_type_active(actor=request.user, ci_type=ci_type, active=active)
+    return ci_type
+
+
+@router.delete("/cmdb/types/{type_id}", response={204: None})
+def delete_type(request: HttpRequest, type_id: int, reason: str = ""):
+    """Delete a type defined by mistake; 409 while items are of it (set ``is_active`` false
+    instead) or relation kinds allow it."""
+    require(request.user, "cmdb.delete_citype")
+    ci_type = CIType.objects.get(pk=type_id)
+    actions.delete_ci_type(actor=request.user, ci_type=ci_type, reason=reason)
+    return Status(204, None)
 
 
 @router.get("/cmdb/types/{type_id}/versions", response=list[TypeVersionOut])
@@ -184,7 +198,11 @@ def update_kind(request: HttpRequest, kind_id: int, payload: KindUpdateIn):
     for name in ("source_types", "target_types"):
         if values.get(name) is not None:
             values[name] = _many(CIType, values[name], name)
-    actions.update_relation_kind(actor=request.user, kind=kind, **values)
+    active = values.pop("is_active", None)
+    with transaction.atomic():
+        actions.update_relation_kind(actor=request.user, kind=kind, **values)
+        if active is not None:
+            actions.set_relation_kind_active(actor=request.user, kind=kind, active=active)
     return queries.kinds().get(pk=kind_id)
 
 

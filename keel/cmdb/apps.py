@@ -23,6 +23,7 @@ _MANAGE = [
     *_LEAD,
     "cmdb.add_citype",
     "cmdb.change_citype",
+    "cmdb.delete_citype",
     "cmdb.add_relationkind",
     "cmdb.change_relationkind",
 ]

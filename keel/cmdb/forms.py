@@ -19,7 +19,7 @@ IGNORE = ""
 class UploadForm(forms.Form):
     ci_type = forms.ModelChoiceField(
         label=_("Type of the items"),
-        queryset=CIType.objects.order_by("name"),
+        queryset=CIType.objects.filter(is_active=True).order_by("name"),
         empty_label=None,
     )
     file = forms.FileField(
@@ -134,6 +134,22 @@ class ItemForm(forms.Form):
     )
     location = forms.CharField(label=_("Location"), max_length=200, required=False)
     supplier = forms.CharField(label=_("Supplier"), max_length=200, required=False)
+    cost = forms.CharField(
+        label=_("Cost"),
+        required=False,
+        max_length=20,
+        help_text=_("What it cost, such as 1200.00."),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency = forms.CharField(
+        label=_("Currency"),
+        required=False,
+        max_length=3,
+        help_text=_("Such as EUR or CNY."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "size": 4, "class": "ci-currency"}
+        ),
+    )
     warranty_expires = forms.DateField(
         label=_("Warranty expires"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -152,6 +168,8 @@ class ItemForm(forms.Form):
         "department",
         "location",
         "supplier",
+        "cost",
+        "currency",
         "warranty_expires",
         "licence_expires",
     ]
@@ -162,6 +180,7 @@ class ItemForm(forms.Form):
         initial: dict[str, Any] = {"status": Status.PLANNED}
         if item is not None:
             initial = {f: getattr(item, f) for f in self.OWN_FIELDS}
+            initial["cost"] = "" if item.cost is None else format(item.cost, "f")
             initial.update(
                 {
                     "owner": item.owner_id,
@@ -195,6 +214,15 @@ class ItemForm(forms.Form):
             name = ATTRIBUTE_PREFIX + definition["key"]
             self.fields[name] = _attribute_field(definition)
             self.attribute_names.append(name)
+
+    def clean_currency(self) -> str:
+        return (self.cleaned_data.get("currency") or "").strip().upper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (data.get("cost") or "").strip() and not data.get("currency"):
+            self.add_error("currency", _("Give the currency of the cost, such as EUR."))
+        return data
 
     def own_fields(self) -> list[forms.BoundField]:
         return [self[f] for f in self.OWN_FIELDS]
@@ -230,7 +258,9 @@ class TypeChoiceForm(forms.Form):
     """Step one of a new item: its type, which decides the attribute fields."""
 
     type = forms.ModelChoiceField(
-        label=_("Type"), queryset=CIType.objects.order_by("name"), to_field_name="code"
+        label=_("Type"),
+        queryset=CIType.objects.filter(is_active=True).order_by("name"),
+        to_field_name="code",
     )
 
 
@@ -243,7 +273,9 @@ class RelationForm(forms.Form):
     """Relate the item to another one, by CI number, in either direction."""
 
     kind = forms.ModelChoiceField(
-        label=_("Kind"), queryset=RelationKind.objects.order_by("name"), empty_label=None
+        label=_("Kind"),
+        queryset=RelationKind.objects.filter(is_active=True).order_by("name"),
+        empty_label=None,
     )
     direction = forms.ChoiceField(
         label=_("Direction"),

@@ -32,7 +32,7 @@ from keel.cmdb.access import may_change_team
 from keel.cmdb.exporting import FORMULA_START
 from keel.cmdb.lifecycle import Status
 from keel.cmdb.models import CIType, ConfigurationItem
-from keel.cmdb.validation import clean_fields
+from keel.cmdb.validation import check_type_in_use, clean_fields
 from keel.core.errors import FieldError
 from keel.core.models import Department, Team, User
 from keel.core.permissions import require
@@ -432,9 +432,17 @@ def _plan(
     return preview
 
 
+def _require_type_in_use(ci_type: CIType) -> None:
+    errors: list[tuple[str, Any]] = []
+    check_type_in_use(ci_type, errors)
+    if errors:
+        raise FieldError(errors=errors)
+
+
 def preview(file: Any, mapping: Any, ci_type: CIType, *, actor: Any, filename: str = "") -> Preview:
     """Check an import without writing anything: counts, and every problem by row and column."""
     require(actor, "cmdb.import_configurationitem")
+    _require_type_in_use(ci_type)
     header, body = read(file, filename)
     return _plan(header, body, check_mapping(header, mapping, ci_type), ci_type, actor)
 
@@ -445,6 +453,7 @@ def run(
     """Import every row, or — when any row has a problem — nothing (``FieldError`` names each
     as ``rows.<row>.<column>``)."""
     require(actor, "cmdb.import_configurationitem")
+    _require_type_in_use(ci_type)
     header, body = read(file, filename)
     checked = check_mapping(header, mapping, ci_type)
     with transaction.atomic():

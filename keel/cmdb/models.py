@@ -35,6 +35,11 @@ class CIType(models.Model):
         default=False,
         help_text=_("Items of this type are business services: impact analysis stops at them."),
     )
+    is_active = models.BooleanField(
+        _("in use"),
+        default=True,
+        help_text=_("A type no longer in use keeps its items, but no new ones are recorded."),
+    )
     version = models.PositiveIntegerField(_("version"), default=1)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -215,6 +220,11 @@ class RelationKind(models.Model):
         _("dependency"), max_length=20, choices=Dependency.choices, default=Dependency.NONE
     )
     acyclic = models.BooleanField(_("no cycles"), default=False)
+    is_active = models.BooleanField(
+        _("in use"),
+        default=True,
+        help_text=_("A kind no longer in use keeps its relations, but no new ones are added."),
+    )
     source_types = models.ManyToManyField(
         CIType,
         verbose_name=_("allowed source types"),

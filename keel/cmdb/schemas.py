@@ -78,6 +78,7 @@ class TypeOut(Schema):
     code: str
     description: str
     is_service: bool
+    is_active: bool = Field(description="False: taken out of use; no new items of it.")
     version: int
     attributes: list[AttributeDefinition]
 
@@ -100,6 +101,9 @@ class TypeUpdateIn(Schema):
     description: str | None = None
     is_service: bool | None = None
     attributes: list[dict[str, Any]] | None = None
+    is_active: bool | None = Field(
+        None, description="false takes the type out of use (its items stay); true brings it back."
+    )
     version: int | None = Field(None, description="The version you read; a stale one gets 409.")
 
 
@@ -117,6 +121,7 @@ class KindOut(Schema):
     reverse_name: str
     dependency: str
     acyclic: bool
+    is_active: bool = Field(description="False: taken out of use; no new relations of it.")
     source_types: list[Ref]
     target_types: list[Ref]
 
@@ -148,6 +153,10 @@ class KindUpdateIn(Schema):
     reverse_name: str | None = Field(None, min_length=1, max_length=100)
     dependency: Dependency | None = None
     acyclic: bool | None = None
+    is_active: bool | None = Field(
+        None,
+        description="false takes the kind out of use (its relations stay); true brings it back.",
+    )
     source_types: list[int] | None = None
     target_types: list[int] | None = None
 

@@ -7,7 +7,7 @@ from functools import cache
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from keel.cmdb import views
+from keel.cmdb import setup_views, views
 from keel.core.permissions import is_staff_member, roles_of
 from keel.core.roles import role_permissions
 from keel.web.navigation import NavItem, register
@@ -28,6 +28,16 @@ urlpatterns = [
     path("import/", views.import_upload, name="import"),
     path("import/<str:token>/", views.import_map, name="import-map"),
     path("my-devices/", views.my_devices, name="my-devices"),
+    # Administrators: CI types and relation kinds.
+    path("types/", setup_views.type_list, name="types"),
+    path("types/new/", setup_views.type_new, name="type-new"),
+    path("types/<int:pk>/", setup_views.type_edit, name="type"),
+    path("types/<int:pk>/active/", setup_views.type_active, name="type-active"),
+    path("types/<int:pk>/delete/", setup_views.type_delete, name="type-delete"),
+    path("kinds/", setup_views.kind_list, name="kinds"),
+    path("kinds/new/", setup_views.kind_new, name="kind-new"),
+    path("kinds/<int:pk>/", setup_views.kind_edit, name="kind"),
+    path("kinds/<int:pk>/active/", setup_views.kind_active, name="kind-active"),
 ]
 
 

@@ -146,3 +146,14 @@ def clean_fields(values: Mapping[str, Any], *, creating: bool) -> tuple[dict[str
     if departments is not None and not isinstance(departments, list | tuple | set):
         errors.append(("used_by_departments", _("Give a list of departments.")))
     return cleaned, errors
+
+
+def check_type_in_use(ci_type: Any, errors: Errors, field: str = "type") -> None:
+    """New items (recorded, re-typed or imported) are only of types still in use."""
+    if isinstance(ci_type, CIType) and not ci_type.is_active:
+        errors.append(
+            (
+                field,
+                _("“%(type)s” is no longer in use; choose another type.") % {"type": ci_type.name},
+            )
+        )

@@ -12,7 +12,12 @@ The actions live in one module per job (``types``, ``kinds``, ``items``, ``relat
 
 from keel.cmdb.actions.imports import ImportResult, ImportRow, import_items
 from keel.cmdb.actions.items import NUMBER_KEY, create_ci, delete_ci, retire_ci, update_ci
-from keel.cmdb.actions.kinds import KIND_FIELDS, create_relation_kind, update_relation_kind
+from keel.cmdb.actions.kinds import (
+    KIND_FIELDS,
+    create_relation_kind,
+    set_relation_kind_active,
+    update_relation_kind,
+)
 from keel.cmdb.actions.relations import add_relation, remove_relation
 from keel.cmdb.actions.reminders import (
     DEFAULT_REMINDER_DAYS,
@@ -20,7 +25,13 @@ from keel.cmdb.actions.reminders import (
     plan_expiry_reminders,
     reminder_days,
 )
-from keel.cmdb.actions.types import TYPE_FIELDS, create_ci_type, update_ci_type
+from keel.cmdb.actions.types import (
+    TYPE_FIELDS,
+    create_ci_type,
+    delete_ci_type,
+    set_ci_type_active,
+    update_ci_type,
+)
 
 __all__ = [
     "DEFAULT_REMINDER_DAYS",
@@ -34,12 +45,15 @@ __all__ = [
     "create_ci_type",
     "create_relation_kind",
     "delete_ci",
+    "delete_ci_type",
     "import_items",
     "note_reminder_sent",
     "plan_expiry_reminders",
     "reminder_days",
     "remove_relation",
     "retire_ci",
+    "set_ci_type_active",
+    "set_relation_kind_active",
     "update_ci",
     "update_ci_type",
     "update_relation_kind",

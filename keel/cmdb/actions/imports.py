@@ -14,7 +14,9 @@ from keel.cmdb import history, lifecycle
 from keel.cmdb.access import require_change
 from keel.cmdb.actions.items import NUMBER_KEY
 from keel.cmdb.models import CIType, ConfigurationItem
+from keel.cmdb.validation import check_type_in_use
 from keel.core import audit
+from keel.core.errors import FieldError
 from keel.core.numbering import next_numbers
 from keel.core.permissions import require
 
@@ -91,6 +93,10 @@ def import_items(
     """
     require(actor, "cmdb.import_configurationitem")
     require(actor, "cmdb.add_configurationitem")
+    errors: list[tuple[str, Any]] = []
+    check_type_in_use(ci_type, errors)
+    if errors:
+        raise FieldError(errors=errors)
     reason = _("imported from %(source)s") % {"source": source} if source else _("imported")
     now = timezone.now()
     result = ImportResult()

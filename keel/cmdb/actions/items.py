@@ -18,7 +18,7 @@ from keel.cmdb.access import require_change
 from keel.cmdb.actions._base import _stale
 from keel.cmdb.lifecycle import Status
 from keel.cmdb.models import CIType, ConfigurationItem, Relation
-from keel.cmdb.validation import clean_fields
+from keel.cmdb.validation import check_type_in_use, clean_fields
 from keel.core import audit
 from keel.core.errors import Conflict, FieldError, StaleVersion
 from keel.core.numbering import next_number
@@ -73,6 +73,7 @@ def create_ci(
     fields, errors = clean_fields({"name": name, "type": ci_type, **values}, creating=True)
     attributes = {}
     if isinstance(ci_type, CIType):
+        check_type_in_use(ci_type, errors)
         attributes = _clean_attributes(ci_type, values.get("attributes"), errors)
     if errors:
         raise FieldError(errors=errors)
@@ -139,6 +140,8 @@ def update_ci(
     new_type = cleaned.get("type")
     if not isinstance(new_type, CIType):
         new_type = item.type
+    if new_type.pk != item.type_id:
+        check_type_in_use(new_type, errors)
     if "attributes" in values or new_type.pk != item.type_id:
         source = values.get("attributes", item.attributes)
         cleaned["attributes"] = _clean_attributes(new_type, source, errors)

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from keel.cmdb.actions._base import _changed, _path_text
+from keel.cmdb.actions._base import NAME_MAX, _changed, _clean_code, _clean_text, _path_text
 from keel.cmdb.models import CIType, Dependency, Relation, RelationKind
 from keel.core import audit
 from keel.core.errors import Conflict, FieldError
@@ -20,12 +21,9 @@ KIND_FIELDS = ["name", "reverse_name", "dependency", "acyclic", "source_types", 
 
 def _clean_kind(values: dict[str, Any], errors: list[tuple[str, Any]]) -> dict[str, Any]:
     cleaned = dict(values)
-    for name in ("code", "name", "reverse_name"):
-        if name in values:
-            text = values[name].strip() if isinstance(values[name], str) else ""
-            if not text:
-                errors.append((name, _("This field is required.")))
-            cleaned[name] = text
+    _clean_code(cleaned, errors)
+    _clean_text(cleaned, "name", NAME_MAX, errors)
+    _clean_text(cleaned, "reverse_name", NAME_MAX, errors)
     if "dependency" in values and values["dependency"] not in Dependency.values:
         errors.append(
             ("dependency", _("Choose one of: %(v)s.") % {"v": ", ".join(Dependency.values)})
@@ -35,7 +33,58 @@ def _clean_kind(values: dict[str, Any], errors: list[tuple[str, Any]]) -> dict[s
     for name in ("source_types", "target_types"):
         if name in values:
             cleaned[name] = list(values[name] or [])
+            if not all(isinstance(t, CIType) for t in cleaned[name]):
+                errors.append((name, _("Choose CI types.")))
     return cleaned
+
+
+def _kind_taken(kind: RelationKind | None, code: str | None, name: str | None) -> None:
+    """A Conflict naming the code and the name another kind already has."""
+    others = RelationKind.objects.all()
+    if kind is not None:
+        others = others.exclude(pk=kind.pk)
+    errors: list[tuple[str, Any]] = []
+    if code and others.filter(code=code).exists():
+        errors.append(
+            ("code", _("Another relation kind already has the code “%(c)s”.") % {"c": code})
+        )
+    if name and others.filter(name=name).exists():
+        errors.append(("name", _("Another relation kind is already called “%(n)s”.") % {"n": name}))
+    if errors:
+        raise Conflict(_("A relation kind with this code or name exists."), errors=errors)
+
+
+def _check_existing_ends(kind: RelationKind) -> None:
+    """Refuse allowed types that relations of the kind already break (naming one of them)."""
+    for end, allowed in (
+        ("source", list(kind.source_types.all())),
+        ("target", list(kind.target_types.all())),
+    ):
+        if not allowed:
+            continue
+        outside = (
+            Relation.objects.filter(kind=kind)
+            .exclude(**{f"{end}__type__in": allowed})
+            .select_related("source", "target")
+        )
+        example = outside.first()
+        if example is not None:
+            count = outside.count()
+            raise FieldError(
+                f"{end}_types",
+                ngettext(
+                    "%(n)s relation of this kind has a %(end)s of another type (%(example)s); "
+                    "remove it first, or allow its type.",
+                    "%(n)s relations of this kind have a %(end)s of another type "
+                    "(such as %(example)s); remove them first, or allow their types.",
+                    count,
+                )
+                % {
+                    "n": count,
+                    "end": _("source") if end == "source" else _("target"),
+                    "example": f"{example.source.number} {kind.name} {example.target.number}",
+                },
+            )
 
 
 def _kind_snapshot(kind: RelationKind) -> dict[str, Any]:
@@ -78,11 +127,7 @@ def create_relation_kind(
     )
     if errors:
         raise FieldError(errors=errors)
-    if RelationKind.objects.filter(Q(code=values["code"]) | Q(name=values["name"])).exists():
-        raise Conflict(
-            _("A relation kind with this code or name exists."),
-            errors=[("code", _("Already in use."))],
-        )
+    _kind_taken(None, values["code"], values["name"])
     sources, targets = values.pop("source_types"), values.pop("target_types")
     kind = RelationKind.objects.create(**values)
     kind.source_types.set(sources)
@@ -137,13 +182,7 @@ def update_relation_kind(*, actor: Any, kind: RelationKind, **values: Any) -> Re
         raise FieldError(errors=errors)
     kind = RelationKind.objects.select_for_update().get(pk=kind.pk)
     before = _kind_snapshot(kind)
-    if (
-        "name" in cleaned
-        and RelationKind.objects.exclude(pk=kind.pk).filter(name=cleaned["name"]).exists()
-    ):
-        raise Conflict(
-            _("A relation kind with this name exists."), errors=[("name", _("Already in use."))]
-        )
+    _kind_taken(kind, None, cleaned.get("name"))
     sources, targets = cleaned.pop("source_types", None), cleaned.pop("target_types", None)
     for name, value in cleaned.items():
         setattr(kind, name, value)
@@ -152,6 +191,8 @@ def update_relation_kind(*, actor: Any, kind: RelationKind, **values: Any) -> Re
         kind.source_types.set(sources)
     if targets is not None:
         kind.target_types.set(targets)
+    if sources or targets:
+        _check_existing_ends(kind)
     if kind.acyclic and not before["acyclic"]:
         loop = _find_cycle(kind)
         if loop:
@@ -171,3 +212,27 @@ def update_relation_kind(*, actor: Any, kind: RelationKind, **values: Any) -> Re
     if changes:
         audit.record(actor, "relationkind.updated", kind, changes=changes)
     return kind
+
+
+@transaction.atomic
+def set_relation_kind_active(
+    *, actor: Any, kind: RelationKind, active: bool, reason: str = ""
+) -> RelationKind:
+    """Take a kind out of use (its relations stay and still count for impact analysis; no new
+    ones are added) or back in."""
+    require(actor, "cmdb.change_relationkind")
+    if not isinstance(active, bool):
+        raise FieldError("is_active", _("Use true or false."))
+    locked = RelationKind.objects.select_for_update().get(pk=kind.pk)
+    if locked.is_active == active:
+        return locked
+    locked.is_active = kind.is_active = active
+    locked.save(update_fields=["is_active"])
+    audit.record(
+        actor,
+        "relationkind.reactivated" if active else "relationkind.deactivated",
+        locked,
+        changes={"is_active": [not active, active]},
+        reason=reason,
+    )
+    return locked

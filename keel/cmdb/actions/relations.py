@@ -71,6 +71,8 @@ def add_relation(
     for end, item in (("source", source), ("target", target)):
         if item.status == Status.RETIRED:
             raise FieldError(end, _("%(number)s is retired.") % {"number": item.number})
+    if not kind.is_active:
+        raise FieldError("kind", _("“%(kind)s” is no longer in use.") % {"kind": kind.name})
     _check_types(kind, source, target)
     if kind.acyclic:
         # One writer per acyclic kind at a time, so two additions cannot close a loop together.

@@ -570,6 +570,69 @@ def test_kinds_can_be_changed_by_administrators_only(admin_api, agent_api):
     assert changed.json()["reverse_name"] == "under"
 
 
+def test_a_taken_type_code_is_named(admin_api):
+    server_type(code="blade")
+
+    response = post(admin_api, "/types", {"name": "Other", "code": "blade"})
+
+    assert error_fields(response, 409) == ["code"]
+
+
+def test_administrators_take_a_type_out_of_use_and_back(admin_api, agent_api):
+    servers = server_type()
+
+    assert patch(agent_api, f"/types/{servers.pk}", {"is_active": False}).status_code == 403
+    retired = patch(admin_api, f"/types/{servers.pk}", {"is_active": False})
+    refused = post(admin_api, "/items", {"name": "srv-9", "type": servers.pk})
+
+    assert retired.status_code == 200, retired.content
+    assert retired.json()["is_active"] is False
+    assert retired.json()["version"] == 1  # the definitions did not change
+    assert error_fields(refused, 422) == ["type"]
+    listed = {t["code"]: t["is_active"] for t in admin_api.get(f"{API}/types").json()}
+    assert listed[servers.code] is False
+    back = patch(admin_api, f"/types/{servers.pk}", {"is_active": True})
+    assert back.json()["is_active"] is True
+    assert post(admin_api, "/items", {"name": "srv-9", "type": servers.pk}).status_code == 201
+
+
+def test_a_type_in_use_is_not_deleted(admin_api, agent_api):
+    servers = server_type()
+    make_item("srv-1", servers)
+    unused = CITypeFactory(code="unused")
+
+    assert agent_api.delete(f"{API}/types/{unused.pk}").status_code == 403
+    in_use = admin_api.delete(f"{API}/types/{servers.pk}")
+    deleted = admin_api.delete(f"{API}/types/{unused.pk}")
+
+    assert error_fields(in_use, 409) == ["type"]
+    assert "1 item is of this type" in in_use.json()["detail"]
+    assert deleted.status_code == 204
+    assert not CIType.objects.filter(pk=unused.pk).exists()
+    assert CIType.objects.filter(pk=servers.pk).exists()
+
+
+def test_a_kind_out_of_use_takes_no_new_relations(admin_api, agent_api):
+    kind = RelationKindFactory()
+    app, server = make_item("app"), make_item("server")
+
+    assert patch(agent_api, f"/kinds/{kind.pk}", {"is_active": False}).status_code == 403
+    retired = patch(admin_api, f"/kinds/{kind.pk}", {"is_active": False})
+    refused = post(
+        admin_api, "/relations", {"source": app.pk, "target": server.pk, "kind": kind.pk}
+    )
+
+    assert retired.status_code == 200, retired.content
+    assert retired.json()["is_active"] is False
+    assert error_fields(refused, 422) == ["kind"]
+
+
+def test_agents_cannot_define_relation_kinds(agent_api):
+    response = post(agent_api, "/kinds", {"code": "x", "name": "x", "reverse_name": "y"})
+
+    assert response.status_code == 403
+
+
 def test_export_as_xlsx(agent_api):
     openpyxl = pytest.importorskip("openpyxl")
     make_item("srv-1")

@@ -369,6 +369,45 @@ def test_staff_edit_an_item_and_its_attributes(client_for, agent, servers):
     assert (item.status, item.attributes["ram_gb"], item.version) == ("in_service", 64, 2)
 
 
+def test_an_items_cost_and_currency_are_on_its_form(client_for, agent, servers):
+    item = make_item("db-1", servers, cost="10.50", currency="EUR")
+    client = client_for(agent)
+    page = client.get(reverse("cmdb:edit", args=[item.pk])).content.decode()
+    assert 'name="cost" value="10.50"' in page
+    assert 'name="currency" value="EUR"' in page
+
+    response = client.post(
+        reverse("cmdb:edit", args=[item.pk]),
+        _item_post(name="db-1", cost="1899.5", currency="cny", version=item.version),
+    )
+
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (str(item.cost), item.currency) == ("1899.50", "CNY")
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"cost": "12,50", "currency": "EUR"}, "cost", "Expected an amount"),
+        ({"cost": "-3", "currency": "EUR"}, "cost", "from 0"),
+        ({"cost": "1.005", "currency": "EUR"}, "cost", "two decimal places"),
+        ({"cost": "100", "currency": ""}, "currency", "currency of the cost"),
+        ({"cost": "100", "currency": "E1"}, "currency", "three-letter"),
+    ],
+)
+def test_a_bad_cost_is_named_next_to_its_field(client_for, agent, servers, values, field, message):
+    response = client_for(agent).post(
+        reverse("cmdb:new"), {"type": servers.code, **_item_post(**values)}
+    )
+
+    assert response.status_code == 422
+    errors = response.context["form"].errors
+    assert list(errors) == [field]
+    assert message in errors[field][0]
+    assert not ConfigurationItem.objects.filter(name="db-9").exists()
+
+
 def test_a_stale_edit_is_refused_with_the_typed_values_kept(client_for, agent, servers):
     item = make_item("db-1", servers)
     client = client_for(agent)
