@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Status, UploadedFile
@@ -58,6 +58,7 @@ from keel.incidents.schemas import (
     StaleOut,
     VersionIn,
     WorklogIn,
+    incident_data,
 )
 
 router = Router(tags=["incidents"])
@@ -135,7 +136,16 @@ def list_incidents(request: HttpRequest, params: Query[IncidentListParams]):
         params.cursor,
         params.limit,
     )
-    return {"items": items, "next_cursor": next_cursor}
+    now = timezone.now()
+    data = {"items": [incident_data(i, now) for i in items], "next_cursor": next_cursor}
+    return _json(request, data, 200)
+
+
+def _json(request: HttpRequest, data: Any, status: int) -> HttpResponse:
+    """``data``, already in the shape the route declares, as the API renders every answer."""
+    from keel.api import api
+
+    return api.create_response(request, data, status=status)
 
 
 @router.post("/incidents", response={201: IncidentOut})
@@ -159,7 +169,7 @@ def create_incident(request: HttpRequest, payload: IncidentIn):
         channel=payload.channel,
         cis=payload.cis,
     )
-    return Status(201, incident)
+    return _json(request, incident_data(incident), 201)
 
 
 def parse_ci_ids(raw: str, field: str = "cis") -> list[int]:

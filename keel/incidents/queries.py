@@ -5,11 +5,14 @@ keyset pagination, and the incident page — all scoped, indexed, and free of N+
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -18,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from keel.core.errors import FieldError
-from keel.core.permissions import get_visible, sees_team, team_ids_of, visible
+from keel.core.permissions import get_visible, roles_of, sees_team, team_ids_of, visible
 from keel.incidents.lifecycle import Status
 from keel.incidents.models import Attachment, Incident, IncidentEvent
 
@@ -242,6 +245,41 @@ def queue_counts(viewer: Any, *, now: datetime | None = None) -> dict[str, int]:
         ),
         open=Count("id"),
     )
+
+
+COUNTS_SECONDS = 20
+
+
+def counts_seconds() -> int:
+    """How long the queue tabs' counts are kept (``KEEL_QUEUE_COUNTS_SECONDS``, 0 = not kept)."""
+    return int(getattr(settings, "KEEL_QUEUE_COUNTS_SECONDS", COUNTS_SECONDS))
+
+
+def recent_queue_counts(viewer: Any, *, now: datetime | None = None) -> dict[str, int]:
+    """:func:`queue_counts` as counted at most ``counts_seconds()`` ago.
+
+    Counting a large backlog costs more than the page's list, and the tabs only say how much
+    waits: the counts may lag by those seconds, the list never does. Kept in Django's cache (per
+    process, or shared through Redis), keyed by the person, their roles and their teams, so a new
+    role or team counts afresh at once.
+    """
+    seconds = counts_seconds()
+    if seconds <= 0:
+        return queue_counts(viewer, now=now)
+    scope = "|".join(
+        [
+            str(viewer.pk),
+            viewer.date_joined.isoformat() if viewer.date_joined else "",
+            ",".join(sorted(roles_of(viewer))),
+            ",".join(map(str, sorted(team_ids_of(viewer)))),
+        ]
+    )
+    key = "incidents:queue-counts:" + hashlib.sha256(scope.encode()).hexdigest()
+    counts = cache.get(key)
+    if counts is None:
+        counts = queue_counts(viewer, now=now)
+        cache.set(key, counts, seconds)
+    return counts
 
 
 # --- one incident ----------------------------------------------------------------------------

@@ -145,7 +145,17 @@ def open_incident(
             notify.after_commit(notify.p1_opened, incident.pk)
     if Service.team.is_cached(service):
         incident.team = service.team  # so the caller's answer needs no query for it
+    _known_affected_cis(incident, items)
     return incident
+
+
+def _known_affected_cis(incident: Incident, items: list[Any]) -> None:
+    """Remember the items just linked as the incident's prefetched ``affected_cis``, as
+    ``prefetch_related`` would have, so answering with the new incident reads nothing more."""
+    linked = incident.affected_cis.all()
+    linked._result_cache = list(items)
+    linked._prefetch_done = True  # type: ignore[attr-defined]
+    incident._prefetched_objects_cache = {"affected_cis": linked}  # type: ignore[attr-defined]
 
 
 @transaction.atomic

@@ -80,7 +80,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     if is_htmx(request):
         return render(request, "incidents/_table.html", context)
-    counts = queries.queue_counts(user, now=now)
+    counts = queries.recent_queue_counts(user, now=now)
     others = {k: v for k, v in params.items() if k != "queue"}
     context["tabs"] = [
         {
@@ -92,6 +92,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         }
         for key, label in queries.QUEUES.items()
     ]
+    context["counts_seconds"] = queries.counts_seconds()
     context.update(_filter_options(user))
     context["can_record"] = user.has_perm("incidents.add_incident")
     return render(request, "incidents/queue.html", context)

@@ -1,0 +1,156 @@
+"""The list and the creation answer with incidents built directly (``schemas.incident_data``),
+not through pydantic's generic path: they must give exactly what ``IncidentOut`` gives, in every
+state, and recording one must read nothing after its writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from keel.catalog import queries as catalog_queries
+from keel.catalog.tests.factories import CategoryFactory, ServiceFactory
+from keel.cmdb.tests.factories import make_item
+from keel.core.roles import Role
+from keel.incidents import actions, queries
+from keel.incidents.schemas import IncidentOut, incident_data
+from keel.incidents.tests.factories import agent_in, open_incident
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalogue_cache():
+    catalog_queries.invalidate()
+    yield
+    catalog_queries.invalidate()
+
+
+@pytest.fixture
+def service():
+    return ServiceFactory(name="Laptops")
+
+
+@pytest.fixture
+def desk_agent(service):
+    return agent_in(service.team, name="Dana Agent", time_zone="Asia/Shanghai")
+
+
+def without_clock_seconds(item: dict) -> dict:
+    """The seconds left tick between two reads; everything else must be equal."""
+    return {**item, "sla": {**item["sla"], "seconds_left": None}}
+
+
+def generic(client: Client, number: str) -> dict:
+    """The incident as ``GET /incidents/{number}`` answers it (IncidentOut, the generic path)."""
+    response = client.get(f"/api/v1/incidents/{number}")
+    assert response.status_code == 200
+    return response.json()
+
+
+def listed(client: Client, number: str) -> dict:
+    response = client.get("/api/v1/incidents", {"q": number})
+    assert response.status_code == 200
+    (item,) = response.json()["items"]
+    return item
+
+
+def states(agent, requester, service, manager):
+    """Incidents in every state the list shows, with and without their optional parts."""
+    laptop = make_item("laptop-7", assigned_to=requester)
+    plain = open_incident(requester=requester, service=service, title="New <b>one</b>")
+    yield plain
+    rich = open_incident(
+        requester=requester,
+        service=service,
+        category=CategoryFactory(name="Hardware"),
+        cis=[laptop],
+        impact=1,
+        urgency=1,
+    )
+    actions.assign(actor=agent, incident=rich, assignee=agent)
+    yield rich
+    actions.start(actor=agent, incident=rich)
+    actions.hold(actor=agent, incident=rich, reason="awaiting_supplier", note="Part ordered")
+    yield rich
+    actions.resume(actor=agent, incident=rich)
+    actions.declare_major(actor=manager, incident=rich, manager=manager, reason="Many affected")
+    yield rich
+    closed = open_incident(requester=requester, service=service, title="Fixed")
+    actions.start(actor=agent, incident=closed)
+    actions.resolve(actor=agent, incident=closed, code="hardware_replaced", notes="New board")
+    yield closed
+    actions.confirm(actor=requester, incident=closed, rating=4, comment="Quick")
+    yield closed
+    cancelled = open_incident(requester=requester, service=service, title="Mistake")
+    actions.cancel(actor=requester, incident=cancelled, reason="Recorded twice")
+    yield cancelled
+
+
+def test_the_list_answers_exactly_as_the_incident_page_does_in_every_state(
+    client_for, desk_agent, requester, service, make_user
+):
+    manager = make_user(Role.AGENT, Role.TEAM_LEAD, Role.SERVICE_OWNER)
+    agent = client_for(desk_agent)
+    seen = 0
+    for incident in states(desk_agent, requester, service, manager):
+        assert without_clock_seconds(listed(agent, incident.number)) == without_clock_seconds(
+            generic(agent, incident.number)
+        ), incident.status
+        seen += 1
+
+    assert seen == 7
+
+
+def test_the_direct_answer_equals_the_schemas_for_a_loaded_incident(desk_agent, service):
+    incident = open_incident(service=service, category=CategoryFactory())
+    loaded = queries.incident_for(desk_agent, incident.number)
+
+    direct = incident_data(loaded)
+    through_pydantic = json.loads(json.dumps(IncidentOut.model_validate(loaded).model_dump()))
+
+    assert without_clock_seconds(direct) == without_clock_seconds(through_pydantic)
+
+
+def test_recording_answers_as_reading_it_back_does(client_for, requester, service):
+    laptop = make_item("laptop-9", assigned_to=requester)
+    client = client_for(requester)
+
+    created = client.post(
+        "/api/v1/incidents",
+        {
+            "title": "Laptop does not start",
+            "description": "Black screen",
+            "service": service.pk,
+            "impact": 2,
+            "urgency": 3,
+            "cis": [laptop.pk],
+        },
+        content_type="application/json",
+    )
+
+    assert created.status_code == 201
+    assert created["Content-Type"].startswith("application/json")
+    body = created.json()
+    assert body["affected_cis"] == [{"id": laptop.pk, "number": laptop.number, "name": "laptop-9"}]
+    assert without_clock_seconds(body) == without_clock_seconds(generic(client, body["number"]))
+
+
+def test_recording_reads_nothing_after_its_writes(token_client_for, requester, service):
+    client = token_client_for(requester)
+    body = {"title": "Printer jam", "service": service.pk, "impact": 3, "urgency": 3}
+    assert (
+        client.post("/api/v1/incidents", body, content_type="application/json").status_code == 201
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/v1/incidents", body, content_type="application/json")
+
+    assert response.status_code == 201
+    statements = [q["sql"].split(" ", 1)[0].upper() for q in captured.captured_queries]
+    # The service, then the writes of one transaction; nothing read back for the answer.
+    assert statements[0] == "SELECT"
+    assert "SELECT" not in statements[1:], captured.captured_queries[-1]["sql"]
