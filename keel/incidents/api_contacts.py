@@ -142,6 +142,20 @@ def get_contact(request: HttpRequest, number: str):
     return contacts.contact_for(request.user, number)
 
 
+class LinkIn(Schema):
+    incident: str = Field(description="The number of the incident the contact was about.")
+
+
+@router.post("/contacts/{number}/incident", response=ContactOut)
+def link_contact(request: HttpRequest, number: str, payload: LinkIn):
+    """Say which incident a contact was about (it moves if it was linked to another)."""
+    require(request.user, "incidents.work_incident")
+    contact = contacts.contact_for(request.user, number)
+    incident = queries.incident_for(request.user, payload.incident)
+    actions.link_interaction(actor=request.user, interaction=contact, incident=incident)
+    return contacts.contact_for(request.user, number)
+
+
 @router.get("/incidents/{number}/contacts", response=list[ContactOut])
 def incident_contacts(request: HttpRequest, number: str):
     """The contacts about one incident, oldest first."""

@@ -226,7 +226,7 @@ def monthly_volume(
     import_source: str | None = None,
 ) -> list[Month]:
     """Incidents recorded, of them resolved, and contacts, per calendar month (current time
-    zone), oldest first; months with none of either are left out."""
+    zone), oldest first, from the first month with either to the last (quiet months as 0)."""
     scope = {
         "since": since,
         "until": until,
@@ -250,7 +250,13 @@ def monthly_volume(
         .annotate(n=Count("id"))
         .order_by("month")
     }
-    months = sorted(set(incidents) | set(contacts))
+    found = set(incidents) | set(contacts)
+    months = []
+    if found:
+        month, last = min(found), max(found)
+        while month <= last:
+            months.append(month)
+            month = (month + timedelta(days=32)).replace(day=1)
     return [
         Month(
             month=m,

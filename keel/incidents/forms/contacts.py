@@ -51,7 +51,7 @@ def _channel_field() -> forms.ChoiceField:
 
 def _minutes_field() -> forms.IntegerField:
     return forms.IntegerField(
-        label=gettext_lazy("Handle time (minutes)"),
+        label=gettext_lazy("Handle time (min)"),
         required=False,
         min_value=0,
         max_value=HANDLE_MAX_SECONDS // 60,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from keel.catalog.tests.factories import ServiceFactory
 from keel.core.roles import Role
-from keel.core.tests.factories import TeamFactory
+from keel.core.tests.factories import TeamFactory, UserFactory
 from keel.incidents import actions
 from keel.incidents.models import Incident, Interaction
 from keel.incidents.tests.factories import agent_in, open_incident
@@ -262,3 +262,22 @@ def test_requesters_do_not_read_reports(token_client_for, caller, department_man
 def test_staff_read_reports(token_client_for, make_user, role):
     response = token_client_for(make_user(role)).get(f"{API}/reports/incidents")
     assert response.status_code == 200
+
+
+def test_an_agent_links_a_contact_to_an_incident(token_client_for, desk_agent, caller, service):
+    incident = open_incident(requester=caller, service=service)
+    contact = log(desk_agent)
+    client = token_client_for(desk_agent)
+    response = post(client, f"/contacts/{contact.number}/incident", {"incident": incident.number})
+    assert response.status_code == 200
+    assert response.json()["incident"] == incident.number
+    elsewhere = open_incident(requester=caller, service=ServiceFactory(team=TeamFactory()))
+    refused = post(client, f"/contacts/{contact.number}/incident", {"incident": elsewhere.number})
+    assert refused.status_code == 404
+    auditor = token_client_for(UserFactory(roles=[Role.AUDITOR.value]))
+    assert (
+        post(
+            auditor, f"/contacts/{contact.number}/incident", {"incident": incident.number}
+        ).status_code
+        == 403
+    )

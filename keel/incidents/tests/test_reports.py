@@ -174,6 +174,7 @@ def test_the_monthly_volume_counts_each_month(service, agent):
     make_incident(service, at=datetime(2025, 1, 20, tzinfo=UTC))
     make_incident(service, at=datetime(2025, 3, 5, tzinfo=UTC), hours=2)
     make_contact(agent, at=datetime(2025, 2, 1, 12, tzinfo=UTC))
+    make_incident(service, at=datetime(2025, 5, 31, tzinfo=UTC))
 
     months = reports.monthly_volume()
 
@@ -181,6 +182,8 @@ def test_the_monthly_volume_counts_each_month(service, agent):
         (date(2025, 1, 1), 2, 1, 0),
         (date(2025, 2, 1), 0, 0, 1),
         (date(2025, 3, 1), 1, 1, 0),
+        (date(2025, 4, 1), 0, 0, 0),  # a quiet month stays on the axis
+        (date(2025, 5, 1), 1, 0, 0),
     ]
 
 

@@ -16,11 +16,13 @@ from keel.catalog import queries as catalog
 from keel.catalog.priority import PRIORITY_LABELS
 from keel.core.models import Team
 from keel.incidents import reports
+from keel.incidents.models import MAX_LEVEL
 
 
 @login_required
 def incident_report(request: HttpRequest) -> HttpResponse:
-    """Figures for staff who read incidents (agents included; requesters never)."""
+    """Figures for staff who read incidents (agents included; requesters never). The priority
+    chart and table show every level, the absent ones as 0, so charts compare at a glance."""
     if not reports.may_read(request.user):
         raise PermissionDenied
     flt = reports.ReportFilter.parse(request.GET)
@@ -34,7 +36,9 @@ def incident_report(request: HttpRequest) -> HttpResponse:
             "count": count,
             "share": count / figures.incidents if figures.incidents else 0,
         }
-        for level, count in sorted(figures.by_priority.items())
+        for level, count in (
+            (level, figures.by_priority.get(level, 0)) for level in range(1, MAX_LEVEL + 1)
+        )
     ]
     chart: dict[str, Any] = {
         "priorities": {

@@ -7,7 +7,8 @@
 (function () {
   "use strict";
 
-  var PRIORITY_COLOURS = ["#b91c1c", "#c2410c", "#a16207", "#1d5fd6", "#475569"];
+  // The priority badges' colours (keel.css .prio-1 … .prio-5), strong enough for a bar.
+  var PRIORITY_COLOURS = ["#d92d20", "#f97316", "#eab308", "#3b7be0", "#94a3b8"];
   var SERIES_COLOURS = ["#1d5fd6", "#0f8a5f", "#7c3aed"];
   var AXIS = { color: "#566074", fontSize: 12 };
   var GRID_LINE = { lineStyle: { color: "#e5e8ee" } };
@@ -62,7 +63,7 @@
       series: [
         { name: names.incidents, type: "bar", barMaxWidth: 28, data: data.incidents, itemStyle: { borderRadius: [3, 3, 0, 0] } },
         { name: names.resolved, type: "bar", barMaxWidth: 28, data: data.resolved, itemStyle: { borderRadius: [3, 3, 0, 0] } },
-        { name: names.interactions, type: "line", smooth: true, symbolSize: 6, data: data.interactions }
+        { name: names.interactions, type: "line", symbolSize: 6, data: data.interactions }
       ]
     });
     found.holder.setAttribute("data-chart-ready", "true");
