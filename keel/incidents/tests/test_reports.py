@@ -224,3 +224,18 @@ def test_the_median_of_45000_resolved_incidents_takes_well_under_a_second(servic
     assert figures.median_hours_to_resolve == pytest.approx(22_500 / 60)
     limit = 1.0 if connection.vendor == "sqlite" else 2.0
     assert elapsed < limit, f"{elapsed:.2f} s"
+
+
+def test_months_follow_the_readers_time_zone(service, agent):
+    from django.utils import timezone
+
+    make_incident(service, at=datetime(2025, 2, 28, 20, tzinfo=UTC))  # 1 March, 04:00 in Shanghai
+    make_incident(service, at=datetime(2025, 2, 10, tzinfo=UTC))
+    with timezone.override("Asia/Shanghai"):
+        months = reports.monthly_volume()
+    assert [(m.month, m.incidents) for m in months] == [
+        (date(2025, 2, 1), 1),
+        (date(2025, 3, 1), 1),
+    ]
+    with timezone.override("UTC"):
+        assert [(m.month, m.incidents) for m in reports.monthly_volume()] == [(date(2025, 2, 1), 2)]
