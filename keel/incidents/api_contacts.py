@@ -161,4 +161,4 @@ def incident_contacts(request: HttpRequest, number: str):
     """The contacts about one incident, oldest first."""
     incident = queries.incident_for(request.user, number)
     _require_reader(request)
-    return contacts.for_incident(incident).select_related("service", "category", "ci")
+    return contacts.for_incident(incident).select_related("service", "category", "ci", "incident")

@@ -281,3 +281,17 @@ def test_an_agent_links_a_contact_to_an_incident(token_client_for, desk_agent, c
         ).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize("count", [1, 15])
+def test_an_incidents_contacts_take_a_fixed_number_of_queries(
+    token_client_for, desk_agent, caller, service, count, django_assert_max_num_queries
+):
+    incident = open_incident(requester=caller, service=service)
+    for _n in range(count):
+        log(desk_agent, incident=incident, contact=caller)
+    client = token_client_for(desk_agent)
+    with django_assert_max_num_queries(8):
+        body = client.get(f"{API}/incidents/{incident.number}/contacts").json()
+    assert len(body) == count
+    assert {c["incident"] for c in body} == {incident.number}
