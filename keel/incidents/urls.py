@@ -79,7 +79,9 @@ register(
     NavItem("contacts", _("Contacts"), "incidents:contacts", order=11, visible=_reads_contacts)
 )
 register(
-    NavItem("incident-reports", _("Incident reports"), "incidents:reports", order=12, visible=_works)
+    NavItem(
+        "incident-reports", _("Incident reports"), "incidents:reports", order=12, visible=_works
+    )
 )
 register(NavItem("report", _("Report a problem"), "portal:report", order=20, visible=_reports))
 register(
