@@ -1,12 +1,20 @@
-"""Request id for the audit trail, and each user's own language and time zone."""
+"""Request id for the audit trail, each user's own language and time zone, and a shorter path
+for API calls that carry a bearer token."""
 
 from __future__ import annotations
 
 import re
 import uuid
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 
 from keel.core import context
 
@@ -50,4 +58,65 @@ class UserPreferencesMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+# What only a browser needs: its session and log-in, CSRF (a token is not sent by the browser by
+# itself), flash messages, and log-in throttling (tokens are not passwords).
+BROWSER_ONLY = frozenset(
+    {
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+    }
+)
+API_PREFIX = "/api/"
+
+
+def _chain(paths: list[str]) -> Callable[[Any], Any]:
+    """A request handler through ``paths`` only (as Django builds the full one from settings)."""
+    handler = BaseHandler()
+    handler._view_middleware = []
+    handler._template_response_middleware = []
+    handler._exception_middleware = []
+    get_response = convert_exception_to_response(handler._get_response)
+    for path in reversed(paths):
+        try:
+            middleware = import_string(path)(get_response)
+        except MiddlewareNotUsed:
+            continue
+        if hasattr(middleware, "process_view"):
+            handler._view_middleware.insert(0, middleware.process_view)
+        if hasattr(middleware, "process_template_response"):
+            handler._template_response_middleware.append(middleware.process_template_response)
+        if hasattr(middleware, "process_exception"):
+            handler._exception_middleware.append(middleware.process_exception)
+        get_response = convert_exception_to_response(middleware)
+    handler._middleware_chain = get_response
+    return get_response
+
+
+class TokenApiMiddleware:
+    """API calls with ``Authorization: Bearer …`` skip the browser's middleware.
+
+    A script's call needs no session, CSRF check, messages or log-in throttling; loading them
+    cost more than some answers. Such calls go on through the middleware listed after this one
+    minus :data:`BROWSER_ONLY` (language, security headers, the person's time zone, CSP), and
+    the API authenticates the token itself. Every other request goes on through all of them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        own = f"{__name__}.{type(self).__name__}"
+        after = settings.MIDDLEWARE[list(settings.MIDDLEWARE).index(own) + 1 :]
+        self.token_api = _chain([path for path in after if path not in BROWSER_ONLY])
+
+    def __call__(self, request):
+        if (
+            request.path_info.startswith(API_PREFIX)
+            and request.headers.get("Authorization", "")[:7].lower() == "bearer "
+        ):
+            return self.token_api(request)
         return self.get_response(request)

@@ -161,7 +161,7 @@ def create_incident(request: HttpRequest, payload: IncidentIn):
         actor=request.user,
         title=payload.title,
         description=payload.description,
-        service=_one(Service.objects.select_related("team"), payload.service, "service"),
+        service=_service(payload.service),
         impact=payload.impact,
         urgency=payload.urgency,
         category=_one(Category, payload.category, "category"),
@@ -170,6 +170,17 @@ def create_incident(request: HttpRequest, payload: IncidentIn):
         cis=payload.cis,
     )
     return _json(request, incident_data(incident), 201)
+
+
+def _service(pk: int | None) -> Service | None:
+    """The service named by id (read at most a few seconds ago), or a 422 naming the field."""
+    if pk is None:
+        return None
+    service = queries.service_for_recording(pk)
+    if service is None:
+        what = Service._meta.verbose_name
+        raise FieldError("service", _("No %(what)s with id %(id)s.") % {"what": what, "id": pk})
+    return service
 
 
 def parse_ci_ids(raw: str, field: str = "cis") -> list[int]:

@@ -5,8 +5,10 @@ keyset pagination, and the incident page — all scoped, indexed, and free of N+
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -280,6 +283,52 @@ def recent_queue_counts(viewer: Any, *, now: datetime | None = None) -> dict[str
         counts = queue_counts(viewer, now=now)
         cache.set(key, counts, seconds)
     return counts
+
+
+# --- the service an incident is recorded on ---------------------------------------------------
+
+SERVICE_SECONDS = 5.0
+_services: dict[int, tuple[float, Any]] = {}
+
+
+def forget_services(**_kwargs: Any) -> None:
+    _services.clear()
+
+
+def service_for_recording(pk: int) -> Any | None:
+    """The service (with its team) by id, as read at most ``SERVICE_SECONDS`` ago in this process.
+
+    Every recording names one, and a busy desk records many a second on the same few; reading it
+    once a few seconds saves a query per incident. A change to a service or a team here forgets
+    them all at once; other processes see it within those seconds (as with the catalogue's
+    targets, which they keep for a minute).
+    """
+    from keel.catalog.models import Service
+
+    hit = _services.get(pk)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return copy.copy(hit[1])
+    service = Service.objects.select_related("team").filter(pk=pk).first()
+    if service is not None:
+        if len(_services) > 10_000:
+            _services.clear()
+        _services[pk] = (now + SERVICE_SECONDS, copy.copy(service))
+    return service
+
+
+def _connect_forgetting() -> None:
+    from keel.catalog.models import Service
+    from keel.core.models import Team
+
+    for model in (Service, Team):
+        post_save.connect(forget_services, sender=model, dispatch_uid=f"forget-services-{model}")
+        post_delete.connect(
+            forget_services, sender=model, dispatch_uid=f"forget-services-d-{model}"
+        )
+
+
+_connect_forgetting()
 
 
 # --- one incident ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from keel.catalog import actions as catalog_actions
 from keel.catalog import queries as catalog_queries
 from keel.catalog.tests.factories import CategoryFactory, ServiceFactory
 from keel.cmdb.tests.factories import make_item
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_catalogue_cache():
     catalog_queries.invalidate()
+    queries.forget_services()
     yield
     catalog_queries.invalidate()
+    queries.forget_services()
 
 
 @pytest.fixture
@@ -151,6 +154,59 @@ def test_recording_reads_nothing_after_its_writes(token_client_for, requester, s
 
     assert response.status_code == 201
     statements = [q["sql"].split(" ", 1)[0].upper() for q in captured.captured_queries]
-    # The service, then the writes of one transaction; nothing read back for the answer.
-    assert statements[0] == "SELECT"
-    assert "SELECT" not in statements[1:], captured.captured_queries[-1]["sql"]
+    # The token and the service were read moments ago: only the writes of one transaction.
+    assert "SELECT" not in statements, captured.captured_queries
+
+
+def record(client: Client, service_id: int):
+    body = {"title": "Printer jam", "service": service_id, "impact": 3, "urgency": 3}
+    return client.post("/api/v1/incidents", body, content_type="application/json")
+
+
+def service_reads(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if 'FROM "catalog_service"' in q["sql"]]
+
+
+def test_the_service_named_is_read_once_for_many_recordings(token_client_for, requester, service):
+    client = token_client_for(requester)
+    with CaptureQueriesContext(connection) as first:
+        assert record(client, service.pk).status_code == 201
+    with CaptureQueriesContext(connection) as second:
+        assert record(client, service.pk).status_code == 201
+
+    assert len(service_reads(first)) == 1
+    assert service_reads(second) == []
+
+
+def test_a_service_retired_here_is_refused_at_once(
+    token_client_for, requester, service, administrator
+):
+    client = token_client_for(requester)
+    assert record(client, service.pk).status_code == 201
+
+    catalog_actions.update_service(actor=administrator, service=service, is_active=False)
+    response = record(client, service.pk)
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["service"]
+
+
+def test_a_service_routed_to_another_team_here_routes_new_incidents_at_once(
+    token_client_for, requester, service, administrator
+):
+    client = token_client_for(requester)
+    assert record(client, service.pk).status_code == 201
+    other = ServiceFactory(name="Printers").team
+
+    catalog_actions.update_service(actor=administrator, service=service, team=other)
+
+    assert record(client, service.pk).json()["team"]["id"] == other.pk
+
+
+def test_a_missing_service_is_named(token_client_for, requester):
+    response = record(token_client_for(requester), 999_999)
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "service", "message": "No service with id 999999."}
+    ]
