@@ -172,12 +172,20 @@ for _key, _value in CONFIG.email.items():
     globals()[_key] = _value
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = CONFIG.default_from_email
 
+# Rendered page fragments (the queue's rows) stay in each process: fetching 50 of them from
+# Redis would cost more than rendering them.
+FRAGMENTS_CACHE = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "keel-fragments",
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
 if CONFIG.redis_url:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CONFIG.redis_url,
-        }
+        },
+        "fragments": FRAGMENTS_CACHE,
     }
     HUEY = {
         "huey_class": "huey.RedisHuey",
@@ -187,7 +195,10 @@ if CONFIG.redis_url:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "fragments": FRAGMENTS_CACHE,
+    }
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "keel",
