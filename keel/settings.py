@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "keel.catalog",
     "keel.cmdb",
     "keel.incidents",
+    "keel.imports",
     "keel.web",
 ]
 
