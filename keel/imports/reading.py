@@ -8,6 +8,7 @@ is yielded with ``short=True`` so the caller can refuse that one row and go on.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -54,13 +55,22 @@ class CsvSource:
         self._raw = self.path.open("rb")
         compressed = self._raw.read(2) == GZIP_MAGIC
         self._raw.seek(0)
-        binary: io.BufferedIOBase = gzip.GzipFile(fileobj=self._raw) if compressed else self._raw  # type: ignore[assignment]
-        self._text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
-        self._reader = csv.reader(self._text, delimiter=delimiter, strict=False)
+        self._binary: io.BufferedIOBase = (
+            gzip.GzipFile(fileobj=self._raw) if compressed else self._raw  # type: ignore[assignment]
+        )
+        self._lines = 0  # physical lines decoded so far
+        self._reader = csv.reader(self._decoded(), delimiter=delimiter, strict=False)
         self._read_header()
 
+    def _decoded(self) -> Iterator[str]:
+        """The file's lines as text, decoded one by one so an error names its line."""
+        decode = codecs.getincrementaldecoder(self.encoding)("strict").decode
+        for raw in self._binary:
+            self._lines += 1
+            yield decode(raw)
+
     def close(self) -> None:
-        self._text.close()
+        self._binary.close()
         self._raw.close()
 
     def __enter__(self) -> CsvSource:
@@ -78,14 +88,13 @@ class CsvSource:
             return 0
 
     def _next(self) -> list[str] | None:
-        line = self._reader.line_num + 1
         try:
             return next(self._reader)
         except StopIteration:
             return None
         except UnicodeDecodeError as exc:
             raise ReadError(
-                line,
+                self._lines,
                 _(
                     "the file is not %(encoding)s text (byte 0x%(byte)02x cannot be read); "
                     'state its encoding in the mapping, e.g. encoding = "latin-1"'
@@ -94,10 +103,13 @@ class CsvSource:
             ) from exc
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise ReadError(
-                line, _("the compressed file is cut off or damaged (%(error)s)") % {"error": exc}
+                self._lines + 1,
+                _("the compressed file is cut off or damaged (%(error)s)") % {"error": exc},
             ) from exc
         except csv.Error as exc:
-            raise ReadError(line, _("not readable as CSV: %(error)s") % {"error": exc}) from exc
+            raise ReadError(
+                self._lines, _("not readable as CSV: %(error)s") % {"error": exc}
+            ) from exc
 
     def _read_header(self) -> None:
         cells = self._next()

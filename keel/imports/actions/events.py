@@ -111,6 +111,6 @@ class EventWriter:
             self.spec.path,
             IncidentEvent,
             [values["line"] for values in new],
-            [f"{self.spec.path}:{values['line']}" for values in new],
+            [f"line {values['line']}" for values in new],
         )
         return result

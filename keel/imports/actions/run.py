@@ -184,7 +184,7 @@ def _checkpoint_every(pages: int) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
-        if pages == DEFAULT_CHECKPOINT_PAGES:
+        if pages == DEFAULT_CHECKPOINT_PAGES and not connection.in_atomic_block:
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
