@@ -31,6 +31,13 @@ Keel value; a value not listed is refused unless ``unmapped = "keep"`` or ``"def
 for dates, one or a list; ISO 8601 when not given); ``decimal = ","``; ``true``/``false`` (the
 texts of a yes/no column); ``split`` (a separator, for a list of values); ``create_missing``
 (for teams, services, categories and CI types: add the ones Keel doesn't have yet).
+
+Rows that share a source id are refused after the first (``on_duplicate = "reject"``, the
+default), ignored after the first (``"merge"``: many incident rows naming one CI), or combined
+into one record (``"combine"``: an event log read as one incident per case), where each field
+says which row it comes from: ``combine = "first"``, ``"last"`` (the default), ``"changes"``
+(how many times the value changed from one row to the next: hand-overs between teams) or
+``"count"`` (how many rows).
 """
 
 from __future__ import annotations
@@ -65,7 +72,9 @@ FIELD_KEYS = {
     "false",
     "split",
     "create_missing",
+    "combine",
 }
+COMBINE = ("first", "last", "changes", "count")
 FILE_KEYS = {"path", "target", "encoding", "delimiter", "on_duplicate", "fields", "description"}
 TEMPLATE_NAME = re.compile(r"\{([^{}]+)\}")
 # Cells are trimmed of blanks and of stray byte-order marks (some exports repeat them mid-file).
@@ -109,6 +118,7 @@ class FieldSpec:
     false: frozenset[str] = frozenset({"n", "no", "false", "0", "nee"})
     split: str | None = None
     create_missing: bool = False
+    combine: str = "last"
 
     @property
     def columns(self) -> list[str]:
@@ -229,7 +239,7 @@ def _file(where: str, entry: Any, targets: Mapping[str, Any]) -> FileSpec:
     if not isinstance(path, str) or not path:
         raise MappingError(f"{where}.path", _("name the file to read"))
     target_name = entry.get("target")
-    if target_name not in targets:
+    if not isinstance(target_name, str) or target_name not in targets:
         raise MappingError(
             f"{where}.target",
             _("unknown target %(target)r; choose one of %(choices)s")
@@ -249,8 +259,8 @@ def _file(where: str, entry: Any, targets: Mapping[str, Any]) -> FileSpec:
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise MappingError(f"{where}.delimiter", _("the delimiter must be one character"))
     on_duplicate = entry.get("on_duplicate", "reject")
-    if on_duplicate not in ("reject", "merge"):
-        raise MappingError(f"{where}.on_duplicate", _('must be "reject" or "merge"'))
+    if on_duplicate not in ("reject", "merge", "combine"):
+        raise MappingError(f"{where}.on_duplicate", _('must be "reject", "merge" or "combine"'))
     fields_raw = entry.get("fields")
     if not isinstance(fields_raw, dict) or not fields_raw:
         raise MappingError(f"{where}.fields", _("map at least the fields the target requires"))
@@ -319,6 +329,11 @@ def _field(where: str, name: str, raw: Any, kind: Any) -> FieldSpec:
             _date_parser(pattern, ZoneInfo("UTC"))  # refuse unknown directives now, not on row 1
         except MappingError as exc:
             raise MappingError(f"{where}.format", exc.message) from exc
+    combine = raw.get("combine", "last")
+    if combine not in COMBINE:
+        raise MappingError(
+            f"{where}.combine", _("choose one of %(choices)s") % {"choices": ", ".join(COMBINE)}
+        )
     create_missing = raw.get("create_missing", False)
     if create_missing and not kind.creatable:
         raise MappingError(
@@ -345,6 +360,7 @@ def _field(where: str, name: str, raw: Any, kind: Any) -> FieldSpec:
         else FieldSpec.false,
         split=raw.get("split"),
         create_missing=bool(create_missing),
+        combine=combine,
     )
 
 

@@ -56,7 +56,7 @@ class CsvSource:
         compressed = self._raw.read(2) == GZIP_MAGIC
         self._raw.seek(0)
         self._binary: io.BufferedIOBase = (
-            gzip.GzipFile(fileobj=self._raw) if compressed else self._raw  # type: ignore[assignment]
+            gzip.GzipFile(fileobj=self._raw) if compressed else self._raw
         )
         self._lines = 0  # physical lines decoded so far
         self._reader = csv.reader(self._decoded(), delimiter=delimiter, strict=False)

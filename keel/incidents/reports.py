@@ -272,16 +272,16 @@ def monthly_volume(
             .annotate(n=Count("id"), resolved=Count("id", filter=Q(resolved_at__isnull=False)))
             .order_by()
         ):
-            counted[row["m"]] = row
+            counted[row["m"]] = {"n": row["n"], "resolved": row["resolved"]}
     contacted: dict[int, int] = {}
     if spans[1]["first"] is not None:
-        for row in (
+        for contact_row in (
             contacts.annotate(m=_month_index("started_at", bounds, 0, len(months)))
             .values("m")
             .annotate(n=Count("id"))
             .order_by()
         ):
-            contacted[row["m"]] = row["n"]
+            contacted[contact_row["m"]] = contact_row["n"]
     return [
         Month(
             month=month,

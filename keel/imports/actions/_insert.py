@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 
 
@@ -36,7 +37,7 @@ def _field(model: type[models.Model], name: str) -> models.Field:
     """The field a column name stands for: ``team_id`` is the ``team`` foreign key."""
     try:
         return model._meta.get_field(name)  # type: ignore[return-value]
-    except models.FieldDoesNotExist:
+    except FieldDoesNotExist:
         return model._meta.get_field(name.removesuffix("_id"))  # type: ignore[return-value]
 
 
@@ -49,11 +50,11 @@ def insert_rows(
     keys, named ``<field>_id``). Call inside a transaction.
     """
     fields = [_field(model, name) for name in names]
-    columns = [f.column for f in fields]  # type: ignore[union-attr]
-    adapters = [(i, a) for i, f in enumerate(fields) if (a := _adapter(f)) is not None]  # type: ignore[arg-type]
+    columns = [str(f.column) for f in fields]
+    adapters = [(i, a) for i, f in enumerate(fields) if (a := _adapter(f)) is not None]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (model's own names)
-        quote(model._meta.db_table),
+        quote(str(model._meta.db_table)),
         ", ".join(quote(c) for c in columns),
         ", ".join(["%s"] * len(columns)),
     )
@@ -85,11 +86,11 @@ def update_rows(
     fields = [_field(model, name) for name in names]
     adapters = [(i, a) for i, f in enumerate(fields) if (a := _adapter(f)) is not None]
     quote = connection.ops.quote_name
-    assignments = [f"{quote(f.column)} = %s" for f in fields]
+    assignments = [f"{quote(str(f.column))} = %s" for f in fields]
     if bump_version:
         assignments.append(f"{quote('version')} = {quote('version')} + 1")
     sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 (model's own names)
-        quote(model._meta.db_table), ", ".join(assignments), quote(model._meta.pk.column)
+        quote(str(model._meta.db_table)), ", ".join(assignments), quote(str(model._meta.pk.column))
     )
     prepared = []
     for row in rows:

@@ -219,6 +219,10 @@ def _import_file(
     seen: dict[str, int] = {}
     planned = ctx.planned.setdefault(spec.target, set())
     merge = spec.on_duplicate == "merge"
+    combined: dict[str, tuple[int, dict[str, Any]]] | None = (
+        {} if spec.on_duplicate == "combine" else None
+    )
+    trackers: dict[str, dict[str, Any]] = {}
 
     def problem(line: int, column: str, message: str, warning: bool = False) -> None:
         summary.problems.append((spec.path, Problem(line, column, message, warning)))
@@ -266,8 +270,16 @@ def _import_file(
                 except CellError as exc:
                     errors.append(exc)
             if errors:
-                for exc in errors:
-                    problem(row.line, exc.column, exc.message)
+                for error in errors:
+                    problem(row.line, error.column, error.message)
+                continue
+            if keyed and combined is not None:
+                key = str(record.get("external_id") or "").strip()
+                if key in combined:
+                    _combine(spec, combined[key][1], trackers[key], record)
+                    result.merged += 1
+                else:
+                    combined[key] = (row.line, _start_combining(spec, record, trackers, key))
                 continue
             if keyed:
                 key = str(record.get("external_id") or "").strip()
@@ -291,10 +303,44 @@ def _import_file(
                 if progress is not None:
                     progress(result, source.position, source.size)
         flush(batch)
+        if combined is not None:
+            rows = list(combined.values())
+            for start in range(0, len(rows), batch_size):
+                flush(rows[start : start + batch_size])
         if progress is not None:
             progress(result, source.size, source.size)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _start_combining(
+    spec: Any, record: dict[str, Any], trackers: dict[str, dict[str, Any]], key: str
+) -> dict[str, Any]:
+    """The first row of a combined record: counts start at one row and no change."""
+    trackers[key] = {}
+    for name, field_spec in spec.fields.items():
+        if field_spec.combine == "changes":
+            trackers[key][name] = record[name]
+            record[name] = 0
+        elif field_spec.combine == "count":
+            record[name] = 1
+    return record
+
+
+def _combine(
+    spec: Any, record: dict[str, Any], tracker: dict[str, Any], row: dict[str, Any]
+) -> None:
+    """Fold one more row of the same source id into its combined record."""
+    for name, field_spec in spec.fields.items():
+        how = field_spec.combine
+        if how == "last":
+            record[name] = row[name]
+        elif how == "changes":
+            if row[name] != tracker[name]:
+                record[name] += 1
+                tracker[name] = row[name]
+        elif how == "count":
+            record[name] += 1
 
 
 def _count(result: FileSummary, outcome: BatchResult, summary: Summary, path: str) -> None:

@@ -44,6 +44,7 @@ DATA = data_folder()
 )
 @pytest.mark.django_db
 def test_keel_reports_the_published_bpic2014_figures():
+    assert DATA is not None
     summary = imports.run_import(
         load(MAPPING, targets=TARGETS), data_dir=DATA, set_levels=True, batch_size=5000
     )
@@ -51,6 +52,10 @@ def test_keel_reports_the_published_bpic2014_figures():
     assert (incident_file.created, incident_file.rejected) == (46_606, 0)
 
     figures = incident_figures(import_source="bpic2014")
+    assert figures.median_hours_to_resolve is not None
+    assert figures.mean_hours_to_resolve is not None
+    assert figures.mean_reassignments is not None
+    assert figures.first_contact_rate is not None
 
     assert figures.incidents == 46_606
     assert figures.by_priority == {1: 3, 2: 697, 3: 6_703, 4: 22_717, 5: 16_486}

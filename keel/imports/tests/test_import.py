@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def write_gz(path: Path, header: str, rows: list[str], encoding: str = "latin-1"
 
 
 def write_data(
-    folder: Path, incidents: list[str], contacts: list[str] = (), events: list[str] = ()
+    folder: Path, incidents: list[str], contacts: Sequence[str] = (), events: Sequence[str] = ()
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_gz(folder / "Detail_Incident.csv.gz", INCIDENT_HEADER, incidents)
@@ -149,6 +150,7 @@ def test_an_import_creates_the_records_with_their_history(data):
     )
     assert first.title == "incident: Web Based Application SUB000508"
     assert first.service.name == "WBS000162"
+    assert first.category is not None
     assert first.category.name == "incident"
     assert first.team == first.service.team
     assert first.resolution_code == "fixed"
@@ -157,7 +159,8 @@ def test_an_import_creates_the_records_with_their_history(data):
     assert Incident.objects.get(external_id="IM0000002").reopen_count == 1
     # Amsterdam winter time is UTC+1.
     assert first.created_at.isoformat() == "2012-02-05T12:32:57+00:00"
-    assert first.resolve_by is not None and first.respond_by is not None
+    assert first.resolve_by is not None
+    assert first.respond_by is not None
     assert list(first.affected_cis.values_list("external_id", flat=True)) == ["SUB000508"]
     assert first.requester.username == "import-bpic2014"
     assert not first.requester.is_active
@@ -178,6 +181,7 @@ def test_an_import_creates_the_records_with_their_history(data):
     assert contact.incident == first
     assert contact.resolved_first_contact is True
     assert contact.handle_seconds == 239
+    assert contact.ci is not None
     assert contact.ci.external_id == "SUB000508"
     assert Interaction.objects.get(external_id="SD0000002").incident is None
 
@@ -338,7 +342,7 @@ def test_a_file_in_the_wrong_encoding_stops_the_import_with_a_hint(data):
 
 @pytest.mark.django_db
 def test_a_missing_file_is_named_before_anything_is_written(tmp_path):
-    with pytest.raises(imports.ImportFailed, match="Detail_Incident.csv.gz: no such file"):
+    with pytest.raises(imports.ImportFailed, match=r"Detail_Incident\.csv\.gz: no such file"):
         run(tmp_path)
     assert not ImportRun.objects.exists()
 
@@ -414,7 +418,7 @@ def test_kill_9_mid_import_then_a_rerun_completes_it(tmp_path):
         "--batch",
         "200",
     ]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
     deadline = time.monotonic() + 120
     while IncidentEvent.objects.exclude(import_key="").count() < 1000:
         assert process.poll() is None, "the import ended before it could be killed"
@@ -426,7 +430,7 @@ def test_kill_9_mid_import_then_a_rerun_completes_it(tmp_path):
     assert 1000 <= written < 10_000
     assert written % 200 == 0  # whole batches only
 
-    rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)  # noqa: S603
     assert rerun.returncode == 0, rerun.stderr
 
     assert Incident.objects.filter(import_source="bpic2014").count() == 400

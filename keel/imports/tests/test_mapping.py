@@ -144,7 +144,9 @@ def test_unmapped_values_may_be_kept_or_defaulted():
     keep = reader(["u"], {"column": "u", "values": {"5 - Very Low": 5}, "unmapped": "keep"})
     assert keep.read(["3"]) == "3"
     assert keep.read(["5 - Very Low"]) == 5
-    default = reader(["u"], {"column": "u", "values": {"a": 1}, "unmapped": "default", "default": 9})
+    default = reader(
+        ["u"], {"column": "u", "values": {"a": 1}, "unmapped": "default", "default": 9}
+    )
     assert default.read(["zzz"]) == 9
 
 
@@ -181,12 +183,14 @@ def test_an_unparseable_date_names_the_format_expected():
     with pytest.raises(CellError) as caught:
         field.read(["2012-02-05"])
     assert caught.value.column == "d"
-    assert "'2012-02-05' is not a date in the format %d/%m/%Y %H:%M:%S" == caught.value.message
+    assert caught.value.message == "'2012-02-05' is not a date in the format %d/%m/%Y %H:%M:%S"
 
 
 def test_iso_dates_with_an_offset_keep_it():
     field = reader(["d"], {"column": "d", "type": "datetime"})
-    assert field.read(["2010-03-31T15:59:42+01:00"]) == datetime(2010, 3, 31, 14, 59, 42, tzinfo=UTC)
+    assert field.read(["2010-03-31T15:59:42+01:00"]) == datetime(
+        2010, 3, 31, 14, 59, 42, tzinfo=UTC
+    )
 
 
 def test_templates_join_columns_and_split_gives_lists():
@@ -253,7 +257,8 @@ def test_a_file_cut_off_mid_line_marks_its_last_row(tmp_path):
     path = write(tmp_path / "a.csv", "id,name,opened\n1,x,2020\n2,y")
     with CsvSource(path) as source:
         rows = list(source.rows())
-    assert rows[-1].short and rows[-1].last
+    assert rows[-1].short
+    assert rows[-1].last
     assert not rows[0].short
 
 
