@@ -306,7 +306,13 @@ def _field(where: str, name: str, raw: Any, kind: Any) -> FieldSpec:
     sources = [key for key in ("column", "template", "value") if key in raw]
     if len(sources) != 1:
         raise MappingError(where, _("say exactly one of column, template or value"))
-    type_ = raw.get("type", kind.type)
+    combine = raw.get("combine", "last")
+    if combine not in COMBINE:
+        raise MappingError(
+            f"{where}.combine", _("choose one of %(choices)s") % {"choices": ", ".join(COMBINE)}
+        )
+    # Counting rows or changes reads the cells as they are; the count is the field's value.
+    type_ = raw.get("type", "text" if combine in ("changes", "count") else kind.type)
     if type_ not in TYPES:
         raise MappingError(
             f"{where}.type", _("choose one of %(choices)s") % {"choices": ", ".join(TYPES)}
@@ -329,11 +335,6 @@ def _field(where: str, name: str, raw: Any, kind: Any) -> FieldSpec:
             _date_parser(pattern, ZoneInfo("UTC"))  # refuse unknown directives now, not on row 1
         except MappingError as exc:
             raise MappingError(f"{where}.format", exc.message) from exc
-    combine = raw.get("combine", "last")
-    if combine not in COMBINE:
-        raise MappingError(
-            f"{where}.combine", _("choose one of %(choices)s") % {"choices": ", ".join(COMBINE)}
-        )
     create_missing = raw.get("create_missing", False)
     if create_missing and not kind.creatable:
         raise MappingError(

@@ -28,6 +28,7 @@ MAPPING = ROOT / "keel" / "imports" / "mappings" / "bpic2014.toml"
 
 
 def data_folder() -> Path | None:
+    """The bpic2014 folder of the shared data, where it is present."""
     candidates = [os.environ.get("KEEL_DATA_DIR"), ROOT.parent / "shared" / "data"]
     for candidate in candidates:
         if candidate and (Path(candidate) / "bpic2014" / "Detail_Incident.csv.gz").is_file():
