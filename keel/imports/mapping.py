@@ -37,7 +37,9 @@ default), ignored after the first (``"merge"``: many incident rows naming one CI
 into one record (``"combine"``: an event log read as one incident per case), where each field
 says which row it comes from: ``combine = "first"``, ``"last"`` (the default), ``"changes"``
 (how many times the value changed from one row to the next: hand-overs between teams) or
-``"count"`` (how many rows).
+``"count"`` (how many rows). ``only_if = { Status = ["Completed"] }`` reads a field only from
+rows whose other columns hold one of the values given (else its default): the time of the last
+event, say, as the resolution time only when that event completed the case.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ FIELD_KEYS = {
     "split",
     "create_missing",
     "combine",
+    "only_if",
 }
 COMBINE = ("first", "last", "changes", "count")
 FILE_KEYS = {"path", "target", "encoding", "delimiter", "on_duplicate", "fields", "description"}
@@ -119,15 +122,17 @@ class FieldSpec:
     split: str | None = None
     create_missing: bool = False
     combine: str = "last"
+    only_if: tuple[tuple[str, frozenset[str]], ...] = ()
 
     @property
     def columns(self) -> list[str]:
         """The source columns this field reads."""
+        conditions = [column for column, _values in self.only_if]
         if self.column is not None:
-            return [self.column]
+            return [self.column, *conditions]
         if self.template is not None:
-            return TEMPLATE_NAME.findall(self.template)
-        return []
+            return [*TEMPLATE_NAME.findall(self.template), *conditions]
+        return conditions
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,13 @@ def _field(where: str, name: str, raw: Any, kind: Any) -> FieldSpec:
         raise MappingError(
             f"{where}.combine", _("choose one of %(choices)s") % {"choices": ", ".join(COMBINE)}
         )
+    only_if = raw.get("only_if", {})
+    if not isinstance(only_if, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in only_if.values()
+    ):
+        raise MappingError(
+            f"{where}.only_if", _("a table of column = [the values for which the field is read]")
+        )
     # Counting rows or changes reads the cells as they are; the count is the field's value.
     type_ = raw.get("type", "text" if combine in ("changes", "count") else kind.type)
     if type_ not in TYPES:
@@ -362,6 +374,7 @@ def _field(where: str, name: str, raw: Any, kind: Any) -> FieldSpec:
         split=raw.get("split"),
         create_missing=bool(create_missing),
         combine=combine,
+        only_if=tuple((column, frozenset(values)) for column, values in only_if.items()),
     )
 
 
@@ -439,6 +452,7 @@ class FieldReader:
             [(name, index[name]) for name in spec.columns] if spec.template else []
         )
         self.parsers = [_date_parser(p, zone) for p in spec.formats]
+        self.conditions = [(index[column], allowed) for column, allowed in spec.only_if]
         self.blank = spec.blank | {""}
 
     @property
@@ -447,6 +461,9 @@ class FieldReader:
 
     def read(self, cells: list[str]) -> Any:
         spec = self.spec
+        for position, allowed in self.conditions:
+            if (cells[position].strip(STRIP) if position < len(cells) else "") not in allowed:
+                return spec.default
         if spec.column is None and spec.template is None:
             return spec.constant
         if self.index is not None:

@@ -140,12 +140,8 @@ class IncidentWriter:
         values["created_at"] = created
         for name in ("assigned_at", "resolved_at", "closed_at", "cancelled_at"):
             values[name] = _not_before(record, name, created)
-        if values["is_open"]:
-            # Still open in the source: it has not been resolved, closed or cancelled (yet).
-            values["resolved_at"] = values["closed_at"] = values["cancelled_at"] = None
-        elif status == Status.CANCELLED:
-            values["cancelled_at"] = values["cancelled_at"] or values["closed_at"]
-            values["resolved_at"] = None
+        # The times are the source's own: an incident reopened and still open there keeps the
+        # time it was last resolved, as the source reports it.
         reopened = _not_before(record, "reopened_at", created)
         values["reopen_count"] = max(_count(record, "reopen_count"), 1 if reopened else 0)
         values["reassignment_count"] = _count(record, "reassignment_count")

@@ -283,6 +283,11 @@ def _import_file(
                 continue
             if keyed:
                 key = str(record.get("external_id") or "").strip()
+                if merge and not key:
+                    # Rows that name no record add nothing to the ones they name (an
+                    # incident with no causing CI, in a file read for its CIs).
+                    result.merged += 1
+                    continue
                 if key in seen or (merge and key in planned):
                     if merge:
                         result.merged += 1

@@ -268,3 +268,22 @@ def test_a_compressed_file_cut_off_is_refused(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ReadError, match="cut off or damaged"), CsvSource(path) as source:
         list(source.rows())
+
+
+def test_only_if_reads_a_field_only_from_rows_whose_condition_holds():
+    field = reader(
+        ["when", "status"],
+        {"column": "when", "type": "datetime", "only_if": {"status": ["Completed"]}},
+    )
+    assert field.read(["2010-03-31T15:59:42+01:00", "Accepted"]) is None
+    assert field.read(["2010-03-31T15:59:42+01:00", "Completed"]) == datetime(
+        2010, 3, 31, 14, 59, 42, tzinfo=UTC
+    )
+    assert field.spec.columns == ["when", "status"]
+
+
+def test_only_if_must_list_values():
+    raw = incident_mapping(resolved_at={"column": "r", "only_if": {"status": "Completed"}})
+    with pytest.raises(MappingError) as caught:
+        parse(raw, targets=TARGETS)
+    assert caught.value.where == "files[1].fields.resolved_at.only_if"
