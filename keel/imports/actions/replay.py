@@ -120,8 +120,17 @@ def replay_requester(source: str, title: str = "") -> Any:
             reason=_("replay of %(source)s") % {"source": source},
         )
     elif not user.is_active or user.email:
+        changes = {"is_active": [user.is_active, True], "email": [user.email, ""]}
         user.is_active, user.email = True, ""
         user.save(update_fields=["is_active", "email"])
+        audit.record(
+            system_user(),
+            "user.updated",
+            user,
+            changes=changes,
+            reason=_("replay of %(source)s: its requester has no e-mail address")
+            % {"source": source},
+        )
     return user
 
 

@@ -375,3 +375,14 @@ def test_the_command_refuses_bad_options(arguments, message):
 def test_an_unknown_source_has_nothing_to_replay(capsys):
     call_command("replay", "--source", "nothing")
     assert "Nothing to replay: no incidents imported from nothing." in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_replay_requester_never_has_an_address_to_write_to(imported, make_user):
+    make_user(username="replay-tiny", email="someone@example.com", is_active=False)
+
+    run_replay("tiny")
+
+    requester = replayed("T1").requester
+    assert (requester.username, requester.email, requester.is_active) == ("replay-tiny", "", True)
+    assert AuditEvent.objects.filter(action="user.updated", object_id=str(requester.pk)).exists()
