@@ -118,11 +118,15 @@ class CsvSource:
         header = [cell.strip().lstrip("\ufeff") for cell in cells]
         while header and header[-1] == "":
             header.pop()  # exports often end every line with empty columns
-        seen: set[str] = set()
-        for name in header:
-            if name in seen and name:
-                raise ReadError(1, _("the column %(name)r appears twice") % {"name": name})
-            seen.add(name)
+        # A heading repeated (Jira writes one "Component/s" column per value) is kept: the first
+        # keeps the name, the next are "Component/s (2)", "Component/s (3)"…
+        seen: dict[str, int] = {}
+        for position, name in enumerate(header):
+            if name in seen:
+                seen[name] += 1
+                header[position] = f"{name} ({seen[name]})"
+            else:
+                seen[name] = 1
         self.header = header
 
     def require(self, columns: list[str]) -> None:

@@ -3,7 +3,7 @@
 Hundreds of thousands of rows (an activity log) spend most of ``bulk_create``'s time building
 model instances and preparing every field through the ORM. Here each column gets its database
 adapter once (dates to the backend's format, JSON to text) and rows go out many to a statement,
-on the same connection and inside the caller's transaction.
+on the same connection and inside the caller's transaction (on PostgreSQL through ``COPY``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def insert_rows(
     columns = [str(f.column) for f in fields]
     adapters = [(i, a) for i, f in enumerate(fields) if (a := _adapter(f)) is not None]
     quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        return _copy(model, columns, adapters, rows)
     head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608 (model's own names)
         quote(str(model._meta.db_table)), ", ".join(quote(c) for c in columns)
     )
@@ -77,6 +79,28 @@ def insert_rows(
         if rows_in_chunk:
             cursor.execute(head + ", ".join([one] * rows_in_chunk), pending)
             count += rows_in_chunk
+    return count
+
+
+def _copy(
+    model: type[models.Model],
+    columns: list[str],
+    adapters: list[tuple[int, Callable[[Any], Any]]],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """PostgreSQL: stream the rows with ``COPY … FROM STDIN``, its fastest way in."""
+    quote = connection.ops.quote_name
+    sql = "COPY {} ({}) FROM STDIN".format(
+        quote(str(model._meta.db_table)), ", ".join(quote(c) for c in columns)
+    )
+    count = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            values = list(row)
+            for index, adapt in adapters:
+                values[index] = adapt(values[index])
+            copy.write_row(values)
+            count += 1
     return count
 
 

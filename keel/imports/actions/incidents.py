@@ -21,7 +21,14 @@ from keel.imports.mapping import CellError, FileSpec
 from keel.incidents import sla
 from keel.incidents.actions._base import TITLE_MAX, _levels_error
 from keel.incidents.lifecycle import OPEN, Status
-from keel.incidents.models import Channel, EventKind, Incident, IncidentEvent, ResolutionCode
+from keel.incidents.models import (
+    MAX_LEVEL,
+    Channel,
+    EventKind,
+    Incident,
+    IncidentEvent,
+    ResolutionCode,
+)
 
 STATUSES = frozenset(Status.values)
 CHANNELS = frozenset(Channel.values)
@@ -102,7 +109,8 @@ class IncidentWriter:
         priority = record.get("priority")
         if priority is None:
             priority = catalog.priority_for(values["impact"], values["urgency"])
-        elif (problem := _levels_error("priority", priority, ctx.levels)) is not None:
+        elif (problem := _levels_error("priority", priority, MAX_LEVEL)) is not None:
+            # Priorities run P1…P5 whatever the number of impact and urgency levels.
             raise CellError(*problem)
         values["priority"] = priority
         team_id = None

@@ -242,10 +242,10 @@ def test_a_missing_column_is_named_with_what_the_file_has(tmp_path):
     assert "'name'" in caught.value.message
 
 
-def test_a_column_named_twice_is_refused(tmp_path):
-    path = write(tmp_path / "a.csv", "id,id\n1,2\n")
-    with pytest.raises(ReadError, match="appears twice"):
-        CsvSource(path)
+def test_a_heading_repeated_is_numbered_from_its_second_appearance(tmp_path):
+    path = write(tmp_path / "a.csv", "Key,Component/s,Component/s,Component/s\n1,a,b,c\n")
+    with CsvSource(path) as source:
+        assert source.header == ["Key", "Component/s", "Component/s (2)", "Component/s (3)"]
 
 
 def test_an_empty_file_is_refused(tmp_path):
