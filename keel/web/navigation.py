@@ -32,14 +32,29 @@ def register(item: NavItem) -> None:
 
 
 def sections_for(user: Any, path: str) -> list[dict[str, Any]]:
+    """The entries ``user`` may see, with at most one marked active.
+
+    Only one entry is highlighted: the one whose address is the longest prefix of ``path``
+    (Contacts at /incidents/contacts/ beats Incidents at /incidents/; Home only matches "/"
+    itself). An entry's ``also_active`` pages count only when no address matches at all.
+    """
     entries = []
+    best: tuple[int, int] | None = None  # (length of the matching address, index in entries)
+    claimed: int | None = None  # the first entry whose also_active claims the page
     for item in sorted(_items.values(), key=lambda i: (i.order, i.key)):
         if not item.visible(user):
             continue
         url = reverse(item.url_name)
-        active = path == url if url == "/" else path.startswith(url)
-        active = active or item.also_active(user, path)
-        entries.append({"key": item.key, "label": item.label, "url": url, "active": active})
+        index = len(entries)
+        matches = path == url if url == "/" else path.startswith(url)
+        if matches and (best is None or len(url) > best[0]):
+            best = (len(url), index)
+        elif claimed is None and not matches and item.also_active(user, path):
+            claimed = index
+        entries.append({"key": item.key, "label": item.label, "url": url, "active": False})
+    winner = best[1] if best is not None else claimed
+    if winner is not None:
+        entries[winner]["active"] = True
     return entries
 
 
