@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from keel.catalog.priority import PRIORITY_LABELS
 from keel.incidents import sla
 from keel.incidents.lifecycle import HoldReason, Status
-from keel.incidents.models import EventKind, ResolutionCode
+from keel.incidents.models import Channel, EventKind, ResolutionCode
 
 register = template.Library()
 
@@ -275,4 +275,24 @@ def event_line(event: Any) -> SafeString:
         )
     if kind == EventKind.COMMENT:
         return format_html("{}", _("Commented"))
+    if kind == EventKind.INTERACTION:
+        channel = _label(Channel, data.get("channel"))
+        number = data.get("interaction")
+        if channel and number:
+            text = _("Contact: %(channel)s (%(number)s)") % {"channel": channel, "number": number}
+        elif channel or number:
+            text = _("Contact: %(detail)s") % {"detail": channel or number}
+        else:
+            text = _("Contact")
+        return format_html("{}", text)
+    if kind == EventKind.ACTIVITY:
+        activity = data.get("activity") or _("unnamed activity")
+        if data.get("team"):
+            text = _("Activity in the source: %(activity)s (%(team)s)") % {
+                "activity": activity,
+                "team": data["team"],
+            }
+        else:
+            text = _("Activity in the source: %(activity)s") % {"activity": activity}
+        return format_html("{}", text)
     return format_html("{}", event.get_kind_display())
