@@ -38,7 +38,7 @@ def sections_for(user: Any, path: str) -> list[dict[str, Any]]:
     (Contacts at /incidents/contacts/ beats Incidents at /incidents/; Home only matches "/"
     itself). An entry's ``also_active`` pages count only when no address matches at all.
     """
-    entries = []
+    entries: list[dict[str, Any]] = []
     best: tuple[int, int] | None = None  # (length of the matching address, index in entries)
     claimed: int | None = None  # the first entry whose also_active claims the page
     for item in sorted(_items.values(), key=lambda i: (i.order, i.key)):
