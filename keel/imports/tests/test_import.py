@@ -448,3 +448,17 @@ def _database_url() -> str:
     host = settings.get("HOST") or "127.0.0.1"
     port = settings.get("PORT") or 5432
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
+
+
+@pytest.mark.django_db
+def test_an_imported_incident_page_shows_its_history_as_imported(data, client_for, administrator):
+    run(data)
+    incident = Incident.objects.get(external_id="IM0000002")
+
+    page = client_for(administrator).get(f"/incidents/{incident.number}/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Activity in the source: Quality Indicator (TEAM0008)" in html
+    assert "<strong>Imported</strong>" in html
+    assert "Detail_Incident.csv.gz line 3" in html

@@ -199,6 +199,9 @@ def event_line(event: Any) -> SafeString:
     """One sentence saying what an event in the timeline did (its text is shown below it)."""
     data = event.data or {}
     kind = event.kind
+    if kind == EventKind.STATUS and "new" not in data and data.get("activity"):
+        # A status change imported from another tool's log: its own words for it.
+        return format_html("{}", _("Status in the source: %(activity)s") % data)
     if kind == EventKind.STATUS:
         if data.get("confirmed"):
             return format_html("{}", _("Confirmed the resolution; the incident is closed."))

@@ -39,3 +39,10 @@ def test_an_imported_activity_names_the_activity_and_team():
     assert event_line(_event(EventKind.ACTIVITY, activity="Queued")) == (
         "Activity in the source: Queued"
     )
+
+
+def test_an_imported_status_change_reads_in_the_source_s_words():
+    event = SimpleNamespace(
+        kind=EventKind.STATUS, data={"activity": "Closed", "source": "bpic2014"}
+    )
+    assert str(event_line(event)) == "Status in the source: Closed"
