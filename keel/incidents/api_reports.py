@@ -24,7 +24,8 @@ class ReportParams(Schema):
     service: str | None = Field(None, description="A service id.")
     team: str | None = Field(None, description="A team id.")
     import_source: str | None = Field(
-        None, description="Only records imported from this source; empty for Keel's own."
+        None,
+        description='Only records imported from this source; "keel" for those recorded in Keel.',
     )
 
 

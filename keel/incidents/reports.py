@@ -343,6 +343,16 @@ def until_end_of(day: date) -> datetime:
     return moment
 
 
+def import_sources() -> list[str]:
+    """The sources incidents were imported from, for the report's filter."""
+    return list(
+        Incident.objects.exclude(import_source="")
+        .order_by("import_source")
+        .values_list("import_source", flat=True)
+        .distinct()
+    )
+
+
 def may_read(user: Any) -> bool:
     """Who reads the reports: staff who read incidents (agents, team leads, service owners,
     change managers, auditors, administrators), as for the satisfaction figures. They are
@@ -388,8 +398,10 @@ class ReportFilter:
                 else:
                     found.errors.append((name, _("Expected a number.")))
         source = params.get("import_source")
-        if source is not None:
-            found.import_source = source.strip()[:40]
+        if source is not None and source.strip():
+            # "keel": only what was recorded in Keel itself; else the name of an import source.
+            source = source.strip()[:40]
+            found.import_source = "" if source == "keel" else source
         return found
 
     def raise_errors(self) -> None:

@@ -239,3 +239,20 @@ def test_months_follow_the_readers_time_zone(service, agent):
     ]
     with timezone.override("UTC"):
         assert [(m.month, m.incidents) for m in reports.monthly_volume()] == [(date(2025, 2, 1), 2)]
+
+
+@pytest.mark.django_db
+def test_the_report_page_filters_by_where_incidents_were_recorded(service, agent, client_for):
+    make_incident(service, source="bpic2014")
+    make_incident(service)
+    client = client_for(agent)
+
+    everything = client.get("/incidents/reports/").content.decode()
+    imported = client.get("/incidents/reports/?import_source=bpic2014").content.decode()
+    own = client.get("/incidents/reports/?import_source=keel").content.decode()
+
+    assert "Imported from bpic2014" in everything
+    figure = '<div class="stat" data-figure="incidents"><span class="stat-value">{}</span>'
+    assert figure.format(2) in everything
+    assert figure.format(1) in imported
+    assert figure.format(1) in own

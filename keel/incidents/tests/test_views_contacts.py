@@ -349,7 +349,7 @@ def test_the_report_takes_a_fixed_number_of_queries(
         log(desk_agent, started_at=timezone.now() - timedelta(days=30 * n))
     client = client_for(desk_agent)
     client.get(REPORTS)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         response = client.get(REPORTS)
     assert response.context["figures"].incidents == count
 

@@ -72,5 +72,6 @@ def incident_report(request: HttpRequest) -> HttpResponse:
             "services": catalog.services(portal_only=False),
             "teams": Team.objects.filter(is_active=True).only("id", "name").order_by("name"),
             "filter_errors": [str(message) for _field, message in flt.errors],
+            "sources": reports.import_sources(),
         },
     )
