@@ -19,13 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from databases import fresh_postgres, fresh_sqlite, postgres_url, run_each  # noqa: E402
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/keel_importbench"
 IMPORT_TARGET_S = 60.0
@@ -52,52 +54,14 @@ def data_folder() -> Path | None:
     return None
 
 
-def postgres_url() -> str:
-    url = os.environ.get("KEEL_BENCH_POSTGRES", "")
-    database_url = os.environ.get("DATABASE_URL", "")
-    if (
-        not url
-        and database_url.startswith("postgres")
-        and "bench" in database_url.rsplit("/", 1)[-1]
-    ):
-        url = database_url
-    if url and url.rstrip("/").count("/") < 3:  # a server without a database: name ours
-        url = url.rstrip("/") + "/keel_importbench"
-    return url or DEFAULT_POSTGRES
-
-
-def fresh_postgres(url: str) -> None:
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    if "bench" not in name:  # it is dropped: never a database someone works in
-        raise SystemExit(f"refusing to drop {name!r}: a bench database's name contains 'bench'")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def postgres_reachable() -> bool:
-    try:
-        import psycopg
-
-        base = postgres_url().rsplit("/", 1)[0]
-        with psycopg.connect(f"{base}/postgres", connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
 def run_one(database: str, data: Path) -> None:
     if database == "sqlite":
         var_dir = ROOT / "var" / "bench" / "import"
-        var_dir.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            (var_dir / f"keel.sqlite3{suffix}").unlink(missing_ok=True)
+        fresh_sqlite(var_dir)
         os.environ.pop("DATABASE_URL", None)
         os.environ["KEEL_VAR_DIR"] = str(var_dir)
     else:
-        url = postgres_url()
+        url = postgres_url(DEFAULT_POSTGRES)
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("KEEL_VAR_DIR", str(ROOT / "var" / "bench" / "import-pg"))
         fresh_postgres(url)
@@ -149,16 +113,7 @@ def main() -> int:
     if args.database:
         run_one(args.database, data)
         return 0
-    failed = 0
-    for database in ("sqlite", "postgres"):
-        if database == "postgres" and not postgres_reachable():
-            print("PostgreSQL unreachable; set KEEL_BENCH_POSTGRES", file=sys.stderr)
-            continue
-        proc = subprocess.run(
-            [sys.executable, __file__, "--database", database], cwd=ROOT, timeout=1800
-        )
-        failed += proc.returncode != 0
-    return 1 if failed else 0
+    return run_each(__file__, ROOT, lambda: postgres_url(DEFAULT_POSTGRES), timeout=1800)
 
 
 if __name__ == "__main__":
