@@ -50,14 +50,18 @@ def _default_language_and_time_zone():
 def _fresh_caches():
     """In-process caches (calendars, catalogue) must not carry one test's rows into the next:
     test databases reuse ids after a rollback."""
+    from django.core.cache import caches
+
     from keel.catalog import queries as catalog_queries
     from keel.core import backends, calendars
 
     for cache in (calendars, catalog_queries, backends):
         cache.invalidate()
+    caches["fragments"].clear()  # rendered fragments name ids a rolled-back test may reuse
     yield
     for cache in (calendars, catalog_queries, backends):
         cache.invalidate()
+    caches["fragments"].clear()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +26,30 @@ from keel.incidents import actions, forms, queries
 from keel.incidents.lifecycle import Status
 from keel.incidents.views._common import is_htmx, require_agent
 from keel.web.views import safe_next
+
+FILTER_OPTIONS = ("statuses", "priorities", "services", "teams", "categories", "people")
+
+
+def _lazy_filter_options(user: Any) -> dict[str, Callable[[], Any]]:
+    """The filter and bulk-assign choices, read only when the page renders them: their rendered
+    lists are kept a minute per process (``{% cache %}`` in the template), so most pages skip
+    the four queries and the hundreds of options altogether."""
+    loaded: dict[str, Any] = {}
+
+    def option(key: str) -> Callable[[], Any]:
+        def read() -> Any:
+            if not loaded:
+                loaded.update(_filter_options(user))
+            return loaded[key]
+
+        return read
+
+    return {key: option(key) for key in FILTER_OPTIONS}
+
+
+def _scope_key(user: Any) -> str:
+    """Whose people the choices list: everyone's, or those of the reader's teams."""
+    return "all" if sees_all(user) else ",".join(str(pk) for pk in sorted(team_ids_of(user)))
 
 
 def _filter_options(user: Any) -> dict[str, Any]:
@@ -95,7 +120,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         for key, label in queries.QUEUES.items()
     ]
     context["counts_seconds"] = queries.counts_seconds()
-    context.update(_filter_options(user))
+    context.update(_lazy_filter_options(user))
+    context["scope_key"] = _scope_key(user)
+    context["filter_key"] = urlencode(sorted(params.items()))
     context["can_record"] = user.has_perm("incidents.add_incident")
     return render(request, "incidents/queue.html", context)
 
