@@ -53,6 +53,19 @@ class BatchResult:
         return sum(1 for p in self.problems if p.warning)
 
 
+def text_of(record: dict[str, Any], name: str, *, limit: int | None = None) -> str:
+    """A record's text field, trimmed, refused when longer than ``limit`` (naming the field)."""
+    value = record.get(name)
+    text = "" if value is None else str(value).strip()
+    if limit is not None and len(text) > limit:
+        raise CellError(
+            name,
+            _("%(field)s is %(length)s characters long; at most %(limit)s fit")
+            % {"field": name, "length": len(text), "limit": limit},
+        )
+    return text
+
+
 class _Index:
     """Names and codes of one kind of record, lower-cased, loaded once per import."""
 

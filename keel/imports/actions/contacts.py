@@ -13,9 +13,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from keel.core.numbering import format_number, next_values
-from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem
+from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem, text_of
 from keel.imports.actions._insert import insert_rows, update_rows
-from keel.imports.actions.incidents import CHANNELS, _text
+from keel.imports.actions.incidents import CHANNELS
 from keel.imports.mapping import CellError, FileSpec
 from keel.incidents.models import Channel, Interaction
 
@@ -57,7 +57,7 @@ class ContactWriter:
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         ctx, fields = self.ctx, self.spec.fields
         warnings: list[tuple[str, str]] = []
-        values: dict[str, Any] = {"external_id": _text(record, "external_id", limit=100)}
+        values: dict[str, Any] = {"external_id": text_of(record, "external_id", limit=100)}
         if not values["external_id"]:
             raise CellError("external_id", _("the source id is blank"))
         started = record.get("started_at")
@@ -79,25 +79,25 @@ class ContactWriter:
                 % {"value": channel, "choices": ", ".join(Channel.values)},
             )
         values["channel"] = channel
-        values["summary"] = _text(record, "summary")
+        values["summary"] = text_of(record, "summary")
         for name in ("contact", "agent"):
-            who = _text(record, name)
+            who = text_of(record, name)
             if who and who.lower() not in users:
                 raise CellError(name, _("no Keel user is called %(name)r") % {"name": who})
             values[f"{name}_id"] = users.get(who.lower()) if who else None
         for name, kind in (("service", "services"), ("category", "categories")):
-            text = _text(record, name)
+            text = text_of(record, name)
             values[f"{name}_id"] = ctx.resolve(kind, fields[name], text) if text else None
         handle = record.get("handle_seconds")
         if handle is not None and (not isinstance(handle, int) or handle < 0):
             raise CellError("handle_seconds", _("the handle time must be 0 seconds or more"))
         values["handle_seconds"] = handle
         values["resolved_first_contact"] = bool(record.get("resolved_first_contact"))
-        ci = _text(record, "ci")
+        ci = text_of(record, "ci")
         values["ci_id"] = cis.get(ci) if ci else None
         if ci and values["ci_id"] is None:
             warnings.append(("ci", _("no configuration item %(id)s; kept without it") % {"id": ci}))
-        incident = _text(record, "incident")
+        incident = text_of(record, "incident")
         values["incident_id"] = incidents.get(incident) if incident else None
         if incident and values["incident_id"] is None:
             warnings.append(

@@ -14,9 +14,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem
+from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem, text_of
 from keel.imports.actions._insert import insert_rows
-from keel.imports.actions.incidents import _text
 from keel.imports.mapping import CellError, FileSpec
 from keel.incidents.models import EventKind, IncidentEvent
 
@@ -43,7 +42,7 @@ class EventWriter:
 
     def _values(self, record: dict[str, Any], incidents: dict[str, int]) -> dict[str, Any]:
         ctx = self.ctx
-        incident = _text(record, "incident")
+        incident = text_of(record, "incident")
         if incident not in incidents:
             raise CellError(
                 "incident", _("no incident %(id)s in this source") % {"id": incident or "—"}
@@ -51,7 +50,7 @@ class EventWriter:
         at = record.get("at")
         if not isinstance(at, datetime):
             raise CellError("at", _("when it happened is blank"))
-        activity = _text(record, "activity", limit=200)
+        activity = text_of(record, "activity", limit=200)
         if not activity:
             raise CellError("activity", _("the activity is blank"))
         kind = record.get("kind") or EventKind.ACTIVITY
@@ -61,7 +60,7 @@ class EventWriter:
                 _("%(value)r is not a timeline kind (%(choices)s)")
                 % {"value": kind, "choices": ", ".join(EventKind.values)},
             )
-        team = _text(record, "team")
+        team = text_of(record, "team")
         data: dict[str, Any] = {"activity": activity, "source": ctx.source}
         if team:
             data["team"] = team
@@ -77,7 +76,7 @@ class EventWriter:
             "at": at,
             "kind": kind,
             "public": bool(record.get("public")),
-            "body": _text(record, "body"),
+            "body": text_of(record, "body"),
             "minutes": minutes,
             "data": data,
         }
@@ -87,7 +86,7 @@ class EventWriter:
     def write(self, batch: list[tuple[int, dict[str, Any]]]) -> BatchResult:
         ctx = self.ctx
         result = BatchResult()
-        incidents = ctx.incidents(_text(record, "incident") for _l, record in batch)
+        incidents = ctx.incidents(text_of(record, "incident") for _l, record in batch)
         rows = []
         for line, record in batch:
             try:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from keel.catalog import queries as catalog
 from keel.catalog.models import Service
 from keel.core.numbering import format_number, next_values
-from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem
+from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem, text_of
 from keel.imports.actions._insert import insert_rows, update_rows
 from keel.imports.mapping import CellError, FileSpec
 from keel.incidents import sla
@@ -33,18 +33,6 @@ from keel.incidents.models import (
 STATUSES = frozenset(Status.values)
 CHANNELS = frozenset(Channel.values)
 CODES = frozenset(ResolutionCode.values)
-
-
-def _text(record: dict[str, Any], name: str, *, limit: int | None = None) -> str:
-    value = record.get(name)
-    text = "" if value is None else str(value).strip()
-    if limit is not None and len(text) > limit:
-        raise CellError(
-            name,
-            _("%(field)s is %(length)s characters long; at most %(limit)s fit")
-            % {"field": name, "length": len(text), "limit": limit},
-        )
-    return text
 
 
 def _count(record: dict[str, Any], name: str) -> int:
@@ -86,13 +74,13 @@ class IncidentWriter:
 
     def _values(self, record: dict[str, Any], users: dict[str, int]) -> dict[str, Any]:
         ctx, fields = self.ctx, self.spec.fields
-        values: dict[str, Any] = {"external_id": _text(record, "external_id", limit=100)}
+        values: dict[str, Any] = {"external_id": text_of(record, "external_id", limit=100)}
         if not values["external_id"]:
             raise CellError("external_id", _("the source id is blank"))
-        values["title"] = _text(record, "title", limit=TITLE_MAX)
+        values["title"] = text_of(record, "title", limit=TITLE_MAX)
         if not values["title"]:
             raise CellError("title", _("the title is blank"))
-        values["description"] = _text(record, "description")
+        values["description"] = text_of(record, "description")
         status = record.get("status")
         if status not in STATUSES:
             raise CellError(
@@ -116,19 +104,19 @@ class IncidentWriter:
         team_id = None
         if record.get("team"):
             team_id = ctx.resolve("teams", fields["team"], str(record["team"]))
-        service_name = _text(record, "service")
+        service_name = text_of(record, "service")
         if not service_name:
             raise CellError("service", _("the service is blank"))
         service_id = ctx.resolve("services", fields["service"], service_name, team_id=team_id)
         values["service_id"] = service_id
         service = self._service(service_id)
         values["team_id"] = team_id or (service.team_id if service else STAND_IN)
-        category = _text(record, "category")
+        category = text_of(record, "category")
         values["category_id"] = (
             ctx.resolve("categories", fields["category"], category) if category else None
         )
         for name in ("requester", "assignee"):
-            who = _text(record, name)
+            who = text_of(record, name)
             if who and who.lower() not in users:
                 raise CellError(name, _("no Keel user is called %(name)r") % {"name": who})
             values[f"{name}_id"] = users.get(who.lower()) if who else None
@@ -161,7 +149,7 @@ class IncidentWriter:
                 % {"value": code, "choices": ", ".join(ResolutionCode.values)},
             )
         values["resolution_code"] = code
-        values["resolution_notes"] = _text(record, "resolution_notes")
+        values["resolution_notes"] = text_of(record, "resolution_notes")
         rating = record.get("rating")
         if rating is not None and (not isinstance(rating, int) or not 1 <= rating <= 5):
             raise CellError("rating", _("a rating is a whole number from 1 to 5"))

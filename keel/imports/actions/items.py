@@ -16,9 +16,8 @@ from keel.cmdb.lifecycle import Status
 from keel.cmdb.models import CIType, ConfigurationItem
 from keel.core import audit
 from keel.core.numbering import next_numbers
-from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem
+from keel.imports.actions._context import STAND_IN, BatchResult, Context, Problem, text_of
 from keel.imports.actions._insert import update_rows
-from keel.imports.actions.incidents import _text
 from keel.imports.mapping import CellError, FileSpec
 
 NUMBER_KEY = "CI"  # as keel.cmdb numbers the items it creates
@@ -57,13 +56,13 @@ class ItemWriter:
 
     def _values(self, record: dict[str, Any]) -> dict[str, Any]:
         ctx, fields = self.ctx, self.spec.fields
-        values: dict[str, Any] = {"external_id": _text(record, "external_id", limit=100)}
+        values: dict[str, Any] = {"external_id": text_of(record, "external_id", limit=100)}
         if not values["external_id"]:
             raise CellError("external_id", _("the source id is blank"))
-        values["name"] = _text(record, "name", limit=200)
+        values["name"] = text_of(record, "name", limit=200)
         if not values["name"]:
             raise CellError("name", _("the name is blank"))
-        type_name = _text(record, "type")
+        type_name = text_of(record, "type")
         if not type_name:
             raise CellError("type", _("the CI type is blank"))
         values["type_id"] = ctx.resolve("ci_types", fields["type"], type_name)
@@ -78,11 +77,11 @@ class ItemWriter:
                 % {"value": status, "choices": ", ".join(Status.values)},
             )
         values["status"] = status
-        team = _text(record, "team")
+        team = text_of(record, "team")
         values["team_id"] = ctx.resolve("teams", fields["team"], team) if team else None
         for name, limit in (("description", None), ("location", 200), ("supplier", 200)):
-            values[name] = _text(record, name, limit=limit)
-        currency = _text(record, "currency").upper()
+            values[name] = text_of(record, name, limit=limit)
+        currency = text_of(record, "currency").upper()
         if currency and (len(currency) != 3 or not currency.isalpha()):
             raise CellError("currency", _("a currency is a three-letter code such as EUR"))
         values["currency"] = currency
