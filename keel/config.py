@@ -116,6 +116,9 @@ def parse_database(env: Mapping[str, str], base_dir: Path, var_dir: Path) -> dic
                 "PRAGMA foreign_keys=ON;"
                 "PRAGMA cache_size=-64000;"
                 "PRAGMA mmap_size=268435456;"
+                # Statement journals and RETURNING's buffers in memory: on disk, every write
+                # transaction created, wrote and deleted a file under /var/tmp.
+                "PRAGMA temp_store=MEMORY;"
             ),
         }
         db["CONN_MAX_AGE"] = None

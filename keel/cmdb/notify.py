@@ -12,16 +12,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 from huey.contrib.djhuey import db_task
 
+from keel.core import outbox
+
 
 def after_commit(task: Callable[[int], Any], pk: int) -> None:
-    """Queue ``task(pk)`` once the current transaction commits (never for a rolled-back one)."""
-    transaction.on_commit(lambda: task(pk))
+    """Queue ``task(pk)`` with the current transaction: it runs once the transaction commits,
+    never for a rolled-back one, and a crash after the commit cannot lose it (the outbox)."""
+    outbox.queue(task, pk)
 
 
 def _url(item: Any) -> str:

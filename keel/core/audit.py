@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from keel.core import context
 from keel.core.models import AuditChain, AuditEvent
+from keel.db import rows
 
 GENESIS_HASH = "0" * 64
 # Events per INSERT statement in record_many(): 13 parameters each, well within every limit.
@@ -157,7 +158,7 @@ def record(
         }
         digest = compute_hash(**fields)
         event = AuditEvent(**fields, hash=digest)
-        event.save(force_insert=True)
+        rows.insert(event)
         cursor.execute(_SET_HEAD, [digest])
     return event
 

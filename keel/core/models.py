@@ -456,3 +456,23 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PendingTask(models.Model):
+    """A background task written with the change that asks for it (a transactional outbox).
+
+    It is inserted inside the action's transaction, so a notice exists exactly when its change
+    does: a rolled-back change queues nothing, and a crash after the commit loses nothing. The
+    worker hands pending tasks to its queue within a second (:mod:`keel.core.outbox`).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

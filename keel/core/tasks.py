@@ -34,3 +34,18 @@ def heartbeat_on_start() -> None:
 
     close_old_connections()
     beat()
+
+
+@HUEY.on_startup()
+def outbox_on_start() -> None:
+    """Hand tasks queued with their transactions (the outbox) to this worker's queue."""
+    from keel.core import outbox
+
+    outbox.start_poller()
+
+
+@HUEY.on_shutdown()
+def outbox_on_stop() -> None:
+    from keel.core import outbox
+
+    outbox.stop_poller()

@@ -14,19 +14,21 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.template import Context, Engine
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from huey.contrib.djhuey import db_task
 
+from keel.core import outbox
+
 log = logging.getLogger(__name__)
 
 
 def after_commit(task: Callable[[int], Any], pk: int) -> None:
-    """Queue ``task(pk)`` once the current transaction commits (never for a rolled-back one)."""
-    transaction.on_commit(lambda: task(pk))
+    """Queue ``task(pk)`` with the current transaction: it runs once the transaction commits,
+    never for a rolled-back one, and a crash after the commit cannot lose it (the outbox)."""
+    outbox.queue(task, pk)
 
 
 def _incident(pk: int):

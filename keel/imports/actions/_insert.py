@@ -8,29 +8,17 @@ on the same connection and inside the caller's transaction (on PostgreSQL throug
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 
+from keel.db.rows import adapter as column_adapter
+
 
 def _adapter(field: models.Field) -> Callable[[Any], Any] | None:
-    ops = connection.ops
-    if isinstance(field, models.DateTimeField):
-        return lambda v: None if v is None else ops.adapt_datetimefield_value(v)
-    if isinstance(field, models.DateField):
-        return lambda v: None if v is None else ops.adapt_datefield_value(v)
-    if isinstance(field, models.DecimalField):
-        return lambda v: (
-            None
-            if v is None
-            else ops.adapt_decimalfield_value(v, field.max_digits, field.decimal_places)
-        )
-    if isinstance(field, models.JSONField):
-        return lambda v: json.dumps(v, ensure_ascii=False)
-    return None
+    return column_adapter(field, connection, json_as_text=True)
 
 
 def _field(model: type[models.Model], name: str) -> models.Field:

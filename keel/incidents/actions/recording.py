@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +18,7 @@ from keel.core import audit
 from keel.core.errors import FieldError, InvalidTransition
 from keel.core.numbering import next_number
 from keel.core.permissions import require
+from keel.db import rows
 from keel.incidents import notify, sla
 from keel.incidents.actions._base import (
     TITLE_MAX,
@@ -121,7 +123,7 @@ def open_incident(
             warn_at=deadlines.warn_at,
             external_id=external_id,
         )
-        incident.save(force_insert=True)
+        rows.insert(incident)
         if items:
             incident.affected_cis.set(items)
         audit.record(
@@ -152,9 +154,9 @@ def open_incident(
 def _known_affected_cis(incident: Incident, items: list[Any]) -> None:
     """Remember the items just linked as the incident's prefetched ``affected_cis``, as
     ``prefetch_related`` would have, so answering with the new incident reads nothing more."""
-    linked = incident.affected_cis.all()
+    linked: QuerySet[Any] = QuerySet(model=Incident.affected_cis.field.related_model)
     linked._result_cache = list(items)
-    linked._prefetch_done = True  # type: ignore[attr-defined]
+    linked._prefetch_done = True
     incident._prefetched_objects_cache = {"affected_cis": linked}  # type: ignore[attr-defined]
 
 
