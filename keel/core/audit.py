@@ -158,8 +158,7 @@ def record(
         }
         digest = compute_hash(**fields)
         event = AuditEvent(**fields, hash=digest)
-        rows.insert(event)
-        cursor.execute(_SET_HEAD, [digest])
+        rows.insert(event, then=(_SET_HEAD, [digest]))
     return event
 
 

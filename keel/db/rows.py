@@ -62,6 +62,7 @@ class _Insert:
         self.auto_pk = isinstance(pk, models.AutoField)
         self.fields = [f for f in meta.concrete_fields if not (self.auto_pk and f is pk)]
         self.pk_attname = pk.attname
+        self.pk_column = pk.column
         self.attnames = [f.attname for f in self.fields]
         self.adapters = [
             (i, a) for i, f in enumerate(self.fields) if (a := adapter(f, connection)) is not None
@@ -92,10 +93,15 @@ def listened_to(model: type[models.Model]) -> bool:
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
-def insert(obj: models.Model, *, using: str = "default") -> models.Model:
+def insert(
+    obj: models.Model, *, using: str = "default", then: tuple[str, list[Any]] | None = None
+) -> models.Model:
     """INSERT the new instance ``obj`` (a statement compiled once per model); set its key.
 
-    Call inside the caller's transaction. Marks the instance as saved, as ``save()`` does.
+    ``then`` is one more write of the same transaction, ``(sql, params)`` without a RETURNING
+    clause; on PostgreSQL it goes out with the INSERT as one statement (a data-modifying
+    ``WITH``), saving a round trip, elsewhere right after it. Call inside the caller's
+    transaction. Marks the instance as saved, as the ORM's save does.
     """
     connection = connections[using]
     model = type(obj)
@@ -111,9 +117,20 @@ def insert(obj: models.Model, *, using: str = "default") -> models.Model:
     for index, adapt in statement.adapters:
         values[index] = adapt(values[index])
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, values)
-        if statement.auto_pk:
+        if then is not None and connection.vendor == "postgresql" and statement.auto_pk:
+            sql, params = then
+            pk = connection.ops.quote_name(statement.pk_column)
+            cursor.execute(
+                f"WITH inserted AS ({statement.sql}) {sql} RETURNING (SELECT {pk} FROM inserted)",  # noqa: S608 (the model's own names; the caller's statement binds its values)
+                [*values, *params],
+            )
             setattr(obj, statement.pk_attname, cursor.fetchone()[0])
+        else:
+            cursor.execute(statement.sql, values)
+            if statement.auto_pk:
+                setattr(obj, statement.pk_attname, cursor.fetchone()[0])
+            if then is not None:
+                cursor.execute(*then)
     obj._state.adding = False
     obj._state.db = using
     return obj

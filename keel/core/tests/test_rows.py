@@ -71,6 +71,20 @@ def test_a_model_keyed_by_its_own_value_keeps_that_key():
     assert WorkerHeartbeat.objects.get(pk="host:1").seen_at == AT
 
 
+def test_a_following_write_goes_with_the_insert_and_both_happen():
+    other = rows.insert(PendingTask(task="keel.x.before", args=[], created_at=AT))
+    table = PendingTask._meta.db_table
+
+    task = rows.insert(
+        PendingTask(task="keel.x.y", args=[2], created_at=AT),
+        then=(f"UPDATE {table} SET task = %s WHERE id = %s", ["keel.x.after", other.pk]),  # noqa: S608
+    )
+
+    assert task.pk not in (None, other.pk)
+    assert _stored(PendingTask, task.pk)["args"] == [2]
+    assert PendingTask.objects.get(pk=other.pk).task == "keel.x.after"
+
+
 def test_an_instance_that_already_has_a_key_is_refused():
     task = rows.insert(PendingTask(task="keel.x.y", args=[], created_at=AT))
 
