@@ -9,10 +9,20 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from keel.core.models import ApiToken, BusinessCalendar, Department, Team, User, WorkerHeartbeat
+from keel.core.models import (
+    ApiToken,
+    BusinessCalendar,
+    Department,
+    PendingTask,
+    Team,
+    User,
+    WorkerHeartbeat,
+)
 from keel.core.permissions import get_visible, visible
 
 WORKER_STALE_AFTER = timedelta(minutes=3)
+# Queued tasks (the outbox) reach the worker within a second; a minute means it is not taking them.
+OUTBOX_STALE_AFTER = timedelta(minutes=1)
 
 
 def users_for(
@@ -88,4 +98,10 @@ def worker_health() -> tuple[bool, str]:
     age = timezone.now() - latest
     if age > WORKER_STALE_AFTER:
         return False, f"last seen {int(age.total_seconds())} s ago"
-    return True, f"last seen {int(age.total_seconds())} s ago"
+    seen = f"last seen {int(age.total_seconds())} s ago"
+    oldest = PendingTask.objects.order_by("id").values_list("created_at", flat=True).first()
+    if oldest is not None and timezone.now() - oldest > OUTBOX_STALE_AFTER:
+        waiting = PendingTask.objects.count()
+        late = int((timezone.now() - oldest).total_seconds())
+        return False, f"{seen}, but {waiting} queued tasks wait, the oldest for {late} s"
+    return True, seen

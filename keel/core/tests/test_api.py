@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import string
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from keel.core import actions, tasks
-from keel.core.models import AuditEvent, Team, TeamMembership, User
+from keel.core.models import AuditEvent, PendingTask, Team, TeamMembership, User
 from keel.core.roles import Role
 from keel.core.tests.factories import DepartmentFactory, TeamFactory, UserFactory
 
@@ -90,6 +92,21 @@ def test_health_is_ok_once_a_worker_has_reported(client):
 
     assert body["worker"]["ok"] is True
     assert body["status"] == "ok"
+
+
+def test_health_is_degraded_while_queued_tasks_wait_for_the_worker(client):
+    tasks.beat()
+    PendingTask.objects.create(
+        task="keel.incidents.notify.acknowledge", args=[1], created_at=timezone.now()
+    )
+    assert client.get(f"{API}/health").json()["worker"]["ok"] is True  # just queued: fine
+
+    PendingTask.objects.update(created_at=timezone.now() - timedelta(minutes=2))
+    body = client.get(f"{API}/health").json()
+
+    assert body["worker"]["ok"] is False
+    assert "1 queued tasks wait, the oldest for 120 s" in body["worker"]["detail"]
+    assert body["status"] == "degraded"
 
 
 def test_openapi_schema_lists_the_endpoints(client):
