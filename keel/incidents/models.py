@@ -47,11 +47,14 @@ class Incident(models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    # No index of its own: ``incident_requester`` (requester, created_at) serves every lookup,
+    # and each index is one more page written per recorded incident.
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("requester"),
         on_delete=models.PROTECT,
         related_name="incidents_requested",
+        db_index=False,
     )
     department = models.ForeignKey(
         "core.Department",
@@ -69,11 +72,13 @@ class Incident(models.Model):
         blank=True,
         related_name="incidents_recorded",
     )
+    # No index of its own: ``incident_service`` (service, created_at) serves every lookup.
     service = models.ForeignKey(
         "catalog.Service",
         verbose_name=_("service"),
         on_delete=models.PROTECT,
         related_name="incidents",
+        db_index=False,
     )
     category = models.ForeignKey(
         "catalog.Category",
