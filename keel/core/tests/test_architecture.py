@@ -61,3 +61,16 @@ def test_the_rules_catch_what_they_are_meant_to(pattern):
         pattern
     ]
     assert pattern.search(sample)
+
+
+@pytest.mark.django_db
+def test_the_migrations_describe_the_models():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit:
+        pytest.fail("a model change has no migration:\n" + out.getvalue())
