@@ -59,6 +59,7 @@ from keel.incidents.schemas import (
     VersionIn,
     WorklogIn,
     incident_data,
+    listed_data,
 )
 
 router = Router(tags=["incidents"])
@@ -131,13 +132,11 @@ def list_incidents(request: HttpRequest, params: Query[IncidentListParams]):
     """
     flt = queries.IncidentFilter.parse(request.GET, default_queue="all")
     flt.raise_errors()
-    items, next_cursor = queries.page(
-        queries.incidents_for(request.user, flt).prefetch_related(queries.affected_cis_prefetch()),
-        params.cursor,
-        params.limit,
+    rows, next_cursor = queries.listed_page(
+        queries.incidents_for(request.user, flt), params.cursor, params.limit
     )
-    now = timezone.now()
-    data = {"items": [incident_data(i, now) for i in items], "next_cursor": next_cursor}
+    cis = queries.affected_cis_of([row.id for row in rows])
+    data = {"items": listed_data(rows, cis, timezone.now()), "next_cursor": next_cursor}
     return _json(request, data, 200)
 
 

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -119,6 +119,7 @@ class IncidentFilter:
 
 
 LIST_RELATED = ("requester", "service", "team", "assignee", "category")
+QUEUE_ORDER = ("priority", "resolve_by", "id")
 
 
 def incidents_for(
@@ -175,17 +176,18 @@ def incidents_for(
             qs = qs.filter(number__startswith=term.upper())
         else:
             qs = qs.filter(Q(title__icontains=term) | Q(number__icontains=term))
-    return qs.order_by("priority", "resolve_by", "id")
+    return qs.order_by(*QUEUE_ORDER)
 
 
 # --- keyset pagination over (priority, resolve_by, id) ---------------------------------------
 
 
-def encode_cursor(incident: Incident) -> str:
+def encode_cursor(incident: Any) -> str:
+    """The cursor after ``incident``: an instance, or a row of :func:`listed_page`."""
     payload = [
         incident.priority,
         incident.resolve_by.isoformat() if incident.resolve_by else None,
-        incident.pk,
+        incident.id,
     ]
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
@@ -216,10 +218,8 @@ def _after(deadline: datetime | None, pk: int, nulls_last: bool) -> Q:
     return after | no_deadline if nulls_last else after
 
 
-def page(
-    qs: QuerySet[Incident], cursor: str = "", size: int = PAGE_SIZE
-) -> tuple[list[Incident], str | None]:
-    """One page after ``cursor`` and the cursor of the next page (``None`` at the end)."""
+def _from_cursor(qs: QuerySet[Any], cursor: str, size: int) -> QuerySet[Any]:
+    """``qs`` from just after ``cursor`` (all of it without one); the page size is checked."""
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise FieldError("limit", _("Ask for 1 to %(max)s at a time.") % {"max": MAX_PAGE_SIZE})
     if cursor:
@@ -228,10 +228,126 @@ def page(
         qs = qs.filter(
             Q(priority__gt=priority) | (Q(priority=priority) & _after(deadline, pk, nulls_last))
         )
-    rows = list(qs[: size + 1])
+    return qs
+
+
+def _cut(rows: list[Any], size: int) -> tuple[list[Any], str | None]:
+    """The first ``size`` of the ``size + 1`` rows read, and the cursor after them if there are more."""
     if len(rows) > size:
         return rows[:size], encode_cursor(rows[size - 1])
     return rows, None
+
+
+def page(
+    qs: QuerySet[Any], cursor: str = "", size: int = PAGE_SIZE
+) -> tuple[list[Any], str | None]:
+    """One page after ``cursor`` and the cursor of the next page (``None`` at the end).
+
+    ``qs`` is :func:`incidents_for`'s.
+    """
+    return _cut(list(_from_cursor(qs, cursor, size)[: size + 1]), size)
+
+
+# --- lists read as plain rows -------------------------------------------------------------------
+
+# What the API's list answers with (``schemas.listed_data``) and the SLA clock reads: the
+# incident's own columns, and the names of the records it refers to, in one query without a model
+# instance per row (building 50 incidents with their 5 related records cost more than the query).
+LIST_COLUMNS = (
+    "id",
+    "number",
+    "title",
+    "description",
+    "status",
+    "is_open",
+    "hold_reason",
+    "priority",
+    "priority_reason",
+    "impact",
+    "urgency",
+    "channel",
+    "service_id",
+    "service__name",
+    "category_id",
+    "category__name",
+    "team_id",
+    "team__name",
+    "assignee_id",
+    "assignee__username",
+    "assignee__name",
+    "requester_id",
+    "requester__username",
+    "requester__name",
+    "reported_by_id",
+    "department_id",
+    "created_at",
+    "updated_at",
+    "assigned_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "cancelled_at",
+    "respond_by",
+    "resolve_by",
+    "warn_at",
+    "paused_at",
+    "warned",
+    "response_breached",
+    "resolution_breached",
+    "resolution_code",
+    "resolution_notes",
+    "is_major",
+    "major_manager_id",
+    "parent_id",
+    "reassignment_count",
+    "reopen_count",
+    "escalation_level",
+    "rating",
+    "rating_comment",
+    "rated_at",
+    "version",
+)
+
+
+def listed_page(
+    qs: QuerySet[Incident], cursor: str = "", size: int = PAGE_SIZE
+) -> tuple[list[Any], str | None]:
+    """:func:`page` of :func:`incidents_for`'s ``qs``, as rows of :data:`LIST_COLUMNS` (named tuples).
+
+    One statement: the page's incidents are picked on their own table (the queue's index, no
+    joins), and only those are joined to the records they name. Joined first, PostgreSQL would
+    join a team's whole open backlog before keeping the first page of it.
+    """
+    ids = _from_cursor(qs, cursor, size).values("id")[: size + 1]
+    rows = Incident.objects.filter(id__in=ids).order_by(*QUEUE_ORDER)
+    return _cut(list(rows.values_list(*LIST_COLUMNS, named=True)), size)
+
+
+class AffectedCI(NamedTuple):
+    id: int
+    number: str
+    name: str
+
+
+def affected_cis_of(incident_ids: list[int]) -> dict[int, list[AffectedCI]]:
+    """The affected items of each of these incidents (in no particular order), in one query."""
+    found: dict[int, list[AffectedCI]] = {}
+    if not incident_ids:
+        return found
+    through = Incident.affected_cis.through
+    rows = (
+        through.objects.filter(incident_id__in=incident_ids)
+        .values_list(
+            "incident_id",
+            "configurationitem_id",
+            "configurationitem__number",
+            "configurationitem__name",
+        )
+        .order_by()
+    )
+    for incident_id, pk, number, name in rows:
+        found.setdefault(incident_id, []).append(AffectedCI(pk, number, name))
+    return found
 
 
 def queue_counts(viewer: Any, *, now: datetime | None = None) -> dict[str, int]:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel.catalog.tests.factories import CategoryFactory, ServiceFactory
+from keel.cmdb.tests.factories import make_item
 from keel.core.errors import FieldError
 from keel.core.permissions import NotFound
 from keel.core.roles import Role
@@ -447,6 +448,110 @@ def test_a_page_is_one_query(desk_service, desk, requester, django_assert_num_qu
         rows, _next = queries.page(open_queue(desk), cursor, 2)
 
     assert len(rows) == 2
+
+
+def walk_listed(viewer, size: int) -> list[tuple[list[int], str | None]]:
+    """Every page of :func:`queries.listed_page` from the first to the last: ids and cursor."""
+    pages: list[tuple[list[int], str | None]] = []
+    cursor: str | None = ""
+    while cursor is not None and len(pages) < 1000:
+        rows, cursor = queries.listed_page(open_queue(viewer), cursor, size)
+        pages.append(([r.id for r in rows], cursor))
+    return pages
+
+
+def walk_instances(viewer, size: int) -> list[tuple[list[int], str | None]]:
+    pages: list[tuple[list[int], str | None]] = []
+    cursor: str | None = ""
+    while cursor is not None and len(pages) < 1000:
+        rows, cursor = queries.page(open_queue(viewer), cursor, size)
+        pages.append(([i.pk for i in rows], cursor))
+    return pages
+
+
+def test_listed_pages_are_the_instance_pages_with_the_same_cursors(desk_service, desk, requester):
+    """Missing deadlines sort last on PostgreSQL and first on SQLite: either way, the rows the
+    list reads page as the queue's instances do, cursor for cursor."""
+    rnd = random.Random(20251124)
+    deadlines = [None, NOW, NOW + timedelta(hours=1), NOW + timedelta(hours=1, microseconds=1)]
+    for _ in range(23):
+        row(desk_service, requester, priority=rnd.randint(1, 3), resolve_by=rnd.choice(deadlines))
+    expected = [i.pk for i in open_queue(desk)]
+
+    for size in (1, 2, 5, 22, 23, 200):
+        pages = walk_listed(desk, size)
+        assert pages == walk_instances(desk, size), f"page size {size}"
+        assert [pk for ids, _cursor in pages for pk in ids] == expected
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(1, 3), st.one_of(st.none(), st.integers(-2, 2))),
+        min_size=0,
+        max_size=12,
+    ),
+    size=st.integers(1, 5),
+)
+def test_listed_pages_never_skip_or_repeat_a_row(desk_service, desk, requester, rows, size):
+    Incident.objects.all().delete()
+    for priority, hours in rows:
+        deadline = None if hours is None else NOW + timedelta(hours=hours)
+        row(desk_service, requester, priority=priority, resolve_by=deadline)
+
+    pages = walk_listed(desk, size)
+
+    assert [pk for ids, _cursor in pages for pk in ids] == [i.pk for i in open_queue(desk)]
+    assert pages == walk_instances(desk, size)
+
+
+def test_a_listed_page_is_one_statement_joined_only_for_its_rows(
+    desk_service, desk, requester, django_assert_num_queries
+):
+    category = CategoryFactory(name="Printers")
+    for n in range(5):
+        row(desk_service, requester, assignee=desk if n % 2 else None, category=category)
+    _rows, cursor = queries.listed_page(open_queue(desk), "", 2)
+
+    with django_assert_num_queries(1) as captured:
+        rows, _next = queries.listed_page(open_queue(desk), cursor, 2)
+
+    assert [(r.service__name, r.team__name, r.category__name) for r in rows] == [
+        ("Laptops", "Service desk", "Printers")
+    ] * 2
+    assert {r.assignee__name for r in rows} == {"Dana Desk", None}
+    # The page is picked on the incidents alone; the joins are for the page's rows only.
+    (sql,) = [q["sql"] for q in captured.captured_queries]
+    picked = sql[sql.index("(SELECT") :]
+    assert "JOIN" in sql[: sql.index("(SELECT")]
+    assert "JOIN" not in picked
+    assert "LIMIT 3" in picked
+
+
+def test_the_affected_items_of_a_page_are_read_at_once(
+    desk_service, requester, django_assert_num_queries
+):
+    first, second = make_item("srv-1"), make_item("srv-2")
+    both = row(desk_service, requester)
+    both.affected_cis.set([second, first])
+    one = row(desk_service, requester)
+    one.affected_cis.set([second])
+    none = row(desk_service, requester)
+
+    with django_assert_num_queries(1):
+        found = queries.affected_cis_of([both.pk, one.pk, none.pk])
+
+    assert sorted(found[both.pk]) == sorted(
+        [(first.pk, first.number, "srv-1"), (second.pk, second.number, "srv-2")]
+    )
+    assert found[one.pk] == [(second.pk, second.number, "srv-2")]
+    assert none.pk not in found
+    with django_assert_num_queries(0):
+        assert queries.affected_cis_of([]) == {}
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjogMX0", "W10"])
