@@ -183,7 +183,7 @@ def incidents_for(
 
 
 def encode_cursor(incident: Any) -> str:
-    """The cursor after ``incident``: an instance, or a row of :func:`listed_page`."""
+    """The cursor after ``incident``: an instance, or a row (:func:`listed_page`, :func:`row_keys`)."""
     payload = [
         incident.priority,
         incident.resolve_by.isoformat() if incident.resolve_by else None,
@@ -243,7 +243,7 @@ def page(
 ) -> tuple[list[Any], str | None]:
     """One page after ``cursor`` and the cursor of the next page (``None`` at the end).
 
-    ``qs`` is :func:`incidents_for`'s.
+    ``qs`` is :func:`incidents_for`'s, as instances or as rows (:func:`row_keys`).
     """
     return _cut(list(_from_cursor(qs, cursor, size)[: size + 1]), size)
 
@@ -348,6 +348,25 @@ def affected_cis_of(incident_ids: list[int]) -> dict[int, list[AffectedCI]]:
     for incident_id, pk, number, name in rows:
         found.setdefault(incident_id, []).append(AffectedCI(pk, number, name))
     return found
+
+
+# The queue page keeps each row rendered (``views/_queue_rows.py``): these columns name a row's
+# rendering (its version and time of change) and place it in the keyset order.
+ROW_KEYS = ("id", "number", "priority", "resolve_by", "version", "updated_at")
+
+
+def row_keys(qs: QuerySet[Incident]) -> QuerySet[Any]:
+    """:func:`incidents_for`'s incidents as rows of :data:`ROW_KEYS` (named tuples)."""
+    return qs.values_list(*ROW_KEYS, named=True)
+
+
+def whole(qs: QuerySet[Incident], ids: list[int]) -> dict[int, Incident]:
+    """The incidents of ``qs`` (with its related records) among ``ids``, by id.
+
+    Read through the same scoped, filtered query as the page, so one that left it since (closed,
+    moved to another team) is not among them.
+    """
+    return {i.pk: i for i in qs.filter(pk__in=ids).order_by()}
 
 
 def queue_counts(viewer: Any, *, now: datetime | None = None) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""Template helpers for incident pages: SLA clocks, priority and status badges, timeline lines.
+"""Template helpers for incident pages: SLA clocks, priority and status badges, timeline lines,
+and the queue's kept rows.
 
 None of them queries the database: they read the fields the page's queries already loaded.
 """
@@ -9,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.template import Context, NodeList
+from django.template.base import FilterExpression, Parser, Token
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -152,6 +155,33 @@ def status_badge(incident: Any) -> SafeString:
     if incident.status == Status.ON_HOLD and incident.hold_reason:
         label = incident.get_hold_reason_display()
     return format_html('<span class="status status-{}">{}</span>', incident.status, label)
+
+
+class KeptRowNode(template.Node):
+    def __init__(self, row: FilterExpression, nodelist: NodeList) -> None:
+        self.row = row
+        self.nodelist = nodelist
+
+    def render(self, context: Context) -> str:
+        row = self.row.resolve(context)
+        if row.html is not None:
+            return row.html
+        with context.push(incident=row.incident):
+            html = self.nodelist.render(context)
+        row.keep(html)
+        return html
+
+
+@register.tag
+def kept_row(parser: Parser, token: Token) -> KeptRowNode:
+    """``{% kept_row row %}…{% endkept_row %}``: a queue row (``views/_queue_rows.py``) as it was
+    kept, or its body rendered with ``incident`` and kept."""
+    bits = token.split_contents()
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError("kept_row takes one argument: the row.")
+    nodelist = parser.parse(("endkept_row",))
+    parser.delete_first_token()
+    return KeptRowNode(parser.compile_filter(bits[1]), nodelist)
 
 
 @register.filter

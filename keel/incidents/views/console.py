@@ -25,6 +25,7 @@ from keel.core.permissions import sees_all, team_ids_of
 from keel.incidents import actions, forms, queries
 from keel.incidents.lifecycle import Status
 from keel.incidents.views._common import is_htmx, require_agent
+from keel.incidents.views._queue_rows import queue_rows
 from keel.web.views import safe_next
 
 FILTER_OPTIONS = ("statuses", "priorities", "services", "teams", "categories", "people")
@@ -85,17 +86,18 @@ def queue(request: HttpRequest) -> HttpResponse:
     incidents = queries.incidents_for(user, flt, now=now)
     cursor = request.GET.get("cursor", "")
     try:
-        rows, next_cursor = queries.page(incidents, cursor, size=queries.PAGE_SIZE)
+        page, next_cursor = queries.page(queries.row_keys(incidents), cursor, queries.PAGE_SIZE)
     except FieldError as exc:
         flt.errors.extend(exc.errors)
         cursor = ""
-        rows, next_cursor = queries.page(incidents, size=queries.PAGE_SIZE)
+        page, next_cursor = queries.page(queries.row_keys(incidents), size=queries.PAGE_SIZE)
+    can_assign = user.has_perm("incidents.assign_incident")
+    # The rows' SLA clocks show minutes: a row kept from earlier in this minute is current.
+    rows = queue_rows(page, incidents, minute=now.strftime("%Y%m%d%H%M"), can_assign=can_assign)
     params = flt.as_params()
     base = reverse("incidents:queue")
     context: dict[str, Any] = {
         "now": now,
-        # The rows' SLA clocks show minutes: a row kept from earlier in this minute is current.
-        "row_minute": now.strftime("%Y%m%d%H%M"),
         "filter": flt,
         "selected": params,
         "rows": rows,
@@ -103,7 +105,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "next_url": f"{base}?{urlencode({**params, 'cursor': next_cursor})}" if next_cursor else "",
         "first_url": f"{base}?{urlencode(params)}" if cursor else "",
         "here": request.get_full_path(),
-        "can_assign": user.has_perm("incidents.assign_incident"),
+        "can_assign": can_assign,
     }
     if is_htmx(request):
         return render(request, "incidents/_table.html", context)
