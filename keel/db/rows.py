@@ -119,7 +119,7 @@ def insert(
     with connection.cursor() as cursor:
         if then is not None and connection.vendor == "postgresql" and statement.auto_pk:
             sql, params = then
-            pk = connection.ops.quote_name(statement.pk_column)
+            pk = connection.ops.quote_name(str(statement.pk_column))
             cursor.execute(
                 f"WITH inserted AS ({statement.sql}) {sql} RETURNING (SELECT {pk} FROM inserted)",  # noqa: S608 (the model's own names; the caller's statement binds its values)
                 [*values, *params],

@@ -156,7 +156,7 @@ def _known_affected_cis(incident: Incident, items: list[Any]) -> None:
     ``prefetch_related`` would have, so answering with the new incident reads nothing more."""
     linked: QuerySet[Any] = QuerySet(model=Incident.affected_cis.field.related_model)
     linked._result_cache = list(items)
-    linked._prefetch_done = True
+    linked._prefetch_done = True  # type: ignore[attr-defined]
     incident._prefetched_objects_cache = {"affected_cis": linked}  # type: ignore[attr-defined]
 
 
