@@ -335,10 +335,10 @@ def server_cpu(process: Any) -> float:
 def server_shape() -> tuple[int, int]:
     from django.db import connection
 
-    from keel.core.management.commands.serve import default_workers
+    from keel.core.management.commands.serve import default_threads, default_workers
 
     workers = int(os.environ.get("BENCH_WORKERS") or default_workers(connection.vendor))
-    threads = int(os.environ.get("BENCH_THREADS") or 4)
+    threads = int(os.environ.get("BENCH_THREADS") or default_threads(connection.vendor))
     return workers, threads
 
 

@@ -119,3 +119,19 @@ def test_audit_verify_reports_intact_then_broken():
 
     with pytest.raises(CommandError, match=f"#{victim.seq}"):
         run("audit", "verify")
+
+
+@pytest.mark.parametrize("option", ["--workers", "--threads"])
+def test_serve_refuses_fewer_than_one_process_or_thread(option):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("serve", option, "0")
+
+
+def test_serve_sizes_itself_to_the_database_and_the_cores(monkeypatch):
+    from keel.core.management.commands import serve
+
+    monkeypatch.setattr(serve.os, "cpu_count", lambda: 4)
+
+    # SQLite: one writer at a time, so a few processes with few threads; PostgreSQL: many.
+    assert (serve.default_workers("sqlite"), serve.default_threads("sqlite")) == (5, 2)
+    assert (serve.default_workers("postgresql"), serve.default_threads("postgresql")) == (9, 4)
