@@ -162,6 +162,28 @@ def record(
     return event
 
 
+def prepared(actor: Any, action: str, obj: Model, **entry: Any) -> dict[str, Any]:
+    """The hashed fields of one event on ``obj``, all but ``seq`` and ``prev_hash``, prepared as
+    :func:`record` prepares them; for an action that advances the chain in its own statement
+    (``ADVANCE_SQL``) and writes the event with :func:`sealed`."""
+    actor_label = str(actor)[:200] if actor is not None else "keel"
+    request_id = context.request_id.get()
+    return _entry_fields(
+        getattr(actor, "pk", None), actor_label, request_id, {"action": action, "obj": obj, **entry}
+    )
+
+
+def sealed(fields: Mapping[str, Any], seq: int, prev_hash: str) -> AuditEvent:
+    """The event of :func:`prepared` ``fields`` at ``seq`` after ``prev_hash``, hashed (unsaved).
+    The caller inserts it and sets the chain head's hash (``SET_HEAD_SQL``) in its transaction."""
+    chained = {**fields, "seq": seq, "prev_hash": prev_hash}
+    return AuditEvent(**chained, hash=compute_hash(**chained))
+
+
+ADVANCE_SQL = _ADVANCE
+SET_HEAD_SQL = _SET_HEAD
+
+
 _ENTRY_KEYS = frozenset(
     {"action", "obj", "changes", "reason", "object_type", "object_id", "object_repr", "at"}
 )

@@ -47,11 +47,19 @@ def queue(task: Any, *args: Any) -> None:
 
     Arguments must be JSON (ids, not records: the task reads the record as it is then).
     """
-    pending = rows.insert(
-        PendingTask(task=task_name(task), args=list(args), created_at=timezone.now())
-    )
-    if HUEY.immediate:  # no worker polls: this transaction's own task runs at its commit
-        transaction.on_commit(partial(deliver, only=[pending.pk]))
+    pending = rows.insert(pending_task(task, *args))
+    queued([pending.pk])
+
+
+def pending_task(task: Any, *args: Any) -> PendingTask:
+    """The row that queues ``task(*args)`` (unsaved), for an action that inserts it itself."""
+    return PendingTask(task=task_name(task), args=list(args), created_at=timezone.now())
+
+
+def queued(ids: list[int]) -> None:
+    """Say that the pending tasks ``ids`` were inserted in the current transaction."""
+    if HUEY.immediate and ids:  # no worker polls: this transaction's own tasks run at its commit
+        transaction.on_commit(partial(deliver, only=list(ids)))
 
 
 def _claim(limit: int, only: list[int] | None) -> list[tuple[int, str, list[Any]]]:

@@ -70,10 +70,21 @@ class _Insert:
         self.pre_save = [f for f in self.fields if _has_pre_save(f)]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in self.fields)
-        marks = ", ".join(["%s"] * len(self.fields))
-        self.sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        self.marks = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        self.sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {self.marks}"  # noqa: S608
         if self.auto_pk:
             self.sql += f" RETURNING {quote(pk.column)}"
+
+    def values_sql(self, overrides: dict[str, str] | None = None) -> str:
+        """``(%s, %s, …)`` for one row, an SQL expression in place of the fields in ``overrides``
+        (by attribute name); see :func:`prepared`."""
+        if not overrides:
+            return self.marks
+        return "(" + ", ".join(overrides.get(name, "%s") for name in self.attnames) + ")"
+
+    def head(self) -> str:
+        """``INSERT INTO table (columns) VALUES`` without the values."""
+        return self.sql.split(" VALUES ", 1)[0] + " VALUES "
 
 
 def _has_pre_save(field: models.Field) -> bool:
@@ -93,16 +104,12 @@ def listened_to(model: type[models.Model]) -> bool:
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
-def insert(
-    obj: models.Model, *, using: str = "default", then: tuple[str, list[Any]] | None = None
-) -> models.Model:
-    """INSERT the new instance ``obj`` (a statement compiled once per model); set its key.
-
-    ``then`` is one more write of the same transaction, ``(sql, params)`` without a RETURNING
-    clause; on PostgreSQL it goes out with the INSERT as one statement (a data-modifying
-    ``WITH``), saving a round trip, elsewhere right after it. Call inside the caller's
-    transaction. Marks the instance as saved, as the ORM's save does.
-    """
+def prepared(
+    obj: models.Model, *, using: str = "default", without: tuple[str, ...] = ()
+) -> tuple[_Insert, list[Any]]:
+    """The compiled INSERT of ``obj``'s model and its parameters for ``obj``, for an action that
+    writes several rows in one statement. ``without`` leaves out the parameters of fields the
+    caller fills with an SQL expression (``_Insert.values_sql``)."""
     connection = connections[using]
     model = type(obj)
     key = (model, connection.alias)
@@ -116,6 +123,34 @@ def insert(
     values = [getattr(obj, name) for name in statement.attnames]
     for index, adapt in statement.adapters:
         values[index] = adapt(values[index])
+    if without:
+        values = [
+            v for name, v in zip(statement.attnames, values, strict=True) if name not in without
+        ]
+    return statement, values
+
+
+def saved(obj: models.Model, pk: Any = None, *, using: str = "default") -> models.Model:
+    """Mark ``obj`` as written (with its new key ``pk``), as the ORM's save does."""
+    if pk is not None:
+        obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+def insert(
+    obj: models.Model, *, using: str = "default", then: tuple[str, list[Any]] | None = None
+) -> models.Model:
+    """INSERT the new instance ``obj`` (a statement compiled once per model); set its key.
+
+    ``then`` is one more write of the same transaction, ``(sql, params)`` without a RETURNING
+    clause; on PostgreSQL it goes out with the INSERT as one statement (a data-modifying
+    ``WITH``), saving a round trip, elsewhere right after it. Call inside the caller's
+    transaction. Marks the instance as saved, as the ORM's save does.
+    """
+    connection = connections[using]
+    statement, values = prepared(obj, using=using)
     with connection.cursor() as cursor:
         if then is not None and connection.vendor == "postgresql" and statement.auto_pk:
             sql, params = then
@@ -131,6 +166,4 @@ def insert(
                 setattr(obj, statement.pk_attname, cursor.fetchone()[0])
             if then is not None:
                 cursor.execute(*then)
-    obj._state.adding = False
-    obj._state.db = using
-    return obj
+    return saved(obj, using=using)

@@ -1,0 +1,103 @@
+"""What recording an incident writes, on either database's path (PostgreSQL takes its number,
+audit event and notices in two statements; SQLite one statement at a time): the same rows, the
+audit chain intact, numbers in order, notices queued with the incident."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from huey.contrib.djhuey import HUEY
+
+from keel.catalog.tests.factories import ServiceFactory
+from keel.core import audit
+from keel.core.models import AuditEvent, PendingTask, Sequence
+from keel.incidents.models import Incident
+from keel.incidents.tests.factories import open_incident
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued_mode():
+    """Huey as in production: notices wait in the outbox for a worker."""
+    HUEY.immediate = False
+    yield
+    HUEY.immediate = True
+    HUEY.flush()
+
+
+def test_the_first_incident_ever_is_number_one():
+    Sequence.objects.filter(key="INC").delete()
+
+    assert open_incident().number == "INC-000001"
+    assert open_incident().number == "INC-000002"
+    assert Sequence.objects.get(key="INC").value == 2
+
+
+def test_numbers_grow_past_six_digits():
+    Sequence.objects.update_or_create(key="INC", defaults={"value": 999_999})
+
+    assert open_incident().number == "INC-1000000"
+
+
+def test_the_incident_reads_back_as_recorded():
+    incident = open_incident(impact=1, urgency=2, title="Printer on fire")
+
+    stored = Incident.objects.get(pk=incident.pk)
+    assert (stored.number, stored.title, stored.priority) == (
+        incident.number,
+        "Printer on fire",
+        incident.priority,
+    )
+    assert stored.created_at == incident.created_at
+    assert stored.resolve_by == incident.resolve_by
+    assert not incident._state.adding
+
+
+def test_the_opened_event_is_chained_and_the_chain_verifies():
+    first = open_incident()
+    second = open_incident()
+
+    events = list(
+        AuditEvent.objects.filter(action="incident.opened", object_id__in=[first.pk, second.pk])
+    )
+    assert [e.object_repr.split(" ")[0] for e in events] == [first.number, second.number]
+    assert events[1].prev_hash == events[0].hash
+    assert events[1].changes["priority"] == [None, second.priority]
+    assert audit.verify().ok
+
+
+def test_a_p1_queues_both_its_notices_with_the_incident(queued_mode):
+    incident = open_incident(impact=1, urgency=1)
+
+    assert incident.priority == 1
+    assert sorted(PendingTask.objects.values_list("task", "args")) == [
+        ("keel.incidents.notify.acknowledge", [incident.pk]),
+        ("keel.incidents.notify.p1_opened", [incident.pk]),
+    ]
+
+
+def test_an_incident_recorded_without_telling_the_requester_queues_nothing(queued_mode):
+    open_incident(notify_requester=False)
+
+    assert not PendingTask.objects.exists()
+    assert audit.verify().ok
+
+
+def test_a_recording_writes_in_two_statements_on_postgresql(requester):
+    service = ServiceFactory()
+    open_incident(requester=requester, service=service)  # the catalogue and calendar, read once
+
+    with CaptureQueriesContext(connection) as captured:
+        open_incident(requester=requester, service=service)
+
+    writes = [
+        q["sql"].split(" ", 1)[0]
+        for q in captured.captured_queries
+        if q["sql"].startswith(("WITH", "INSERT", "UPDATE", "DELETE"))
+    ]
+    if connection.vendor == "postgresql":
+        assert writes == ["WITH", "WITH"]
+    else:
+        assert writes == ["UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE", "INSERT"]
