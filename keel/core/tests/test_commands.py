@@ -132,6 +132,6 @@ def test_serve_sizes_itself_to_the_database_and_the_cores(monkeypatch):
 
     monkeypatch.setattr(serve.os, "cpu_count", lambda: 4)
 
-    # SQLite: one writer at a time, so a few processes with few threads; PostgreSQL: many.
+    # SQLite: one writer at a time, so a process more than the cores; PostgreSQL: twice as many.
     assert (serve.default_workers("sqlite"), serve.default_threads("sqlite")) == (5, 2)
-    assert (serve.default_workers("postgresql"), serve.default_threads("postgresql")) == (9, 4)
+    assert (serve.default_workers("postgresql"), serve.default_threads("postgresql")) == (9, 2)

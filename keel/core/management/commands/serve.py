@@ -19,11 +19,13 @@ def default_workers(vendor: str) -> int:
 
 
 def default_threads(vendor: str) -> int:
-    # On SQLite a thread holding the write lock must win its process's GIL back after every
-    # statement; with many threads per process it waits on the others and every writer waits
-    # on it. Measured with 8 clients recording incidents on 2 cores: 2 processes x 4 threads
-    # 470-510/s, 3 x 2 530-600/s.
-    return 2 if vendor == "sqlite" else 4
+    # A thread holding the database's locks (SQLite's write lock; PostgreSQL's number and audit
+    # rows) must win its process's GIL back after every statement; with many threads per process
+    # it waits on the others and every writer waits on it. Measured with 8 clients recording
+    # incidents on 2 cores: SQLite 2 processes x 4 threads 470-510/s, 3 x 2 530-600/s;
+    # PostgreSQL 5 x 4 343-351/s, 5 x 2 415-447/s, 5 x 1 468-511/s. Two threads still let a
+    # process answer while one request waits on something slow.
+    return 2
 
 
 class Command(BaseCommand):
