@@ -7,9 +7,11 @@ and notes the e-mail in the incident's timeline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -25,10 +27,29 @@ from keel.core import outbox
 log = logging.getLogger(__name__)
 
 
+_silent: ContextVar[bool] = ContextVar("keel_incident_notices_silent", default=False)
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """Queue no notice while the block runs (in this thread), e.g. while replaying history."""
+    token = _silent.set(True)
+    try:
+        yield
+    finally:
+        _silent.reset(token)
+
+
+def wanted(tasks: list[Callable[[int], Any]]) -> list[Callable[[int], Any]]:
+    """The notice tasks to queue: none while :func:`silenced`."""
+    return [] if _silent.get() else tasks
+
+
 def after_commit(task: Callable[[int], Any], pk: int) -> None:
     """Queue ``task(pk)`` with the current transaction: it runs once the transaction commits,
     never for a rolled-back one, and a crash after the commit cannot lose it (the outbox)."""
-    outbox.queue(task, pk)
+    if not _silent.get():
+        outbox.queue(task, pk)
 
 
 def _incident(pk: int):
@@ -189,6 +210,8 @@ def escalated(pk: int) -> None:
 @db_task(retries=3, retry_delay=30)
 def sla_notices(pks_by_kind: dict[str, list[int]]) -> None:
     """Send the sweep's warnings, breaches and escalations (one task per sweep, not per incident)."""
+    if _silent.get():
+        return
     senders = {"warning": sla_warning, "breached": sla_breached, "escalated": escalated}
     for kind, pks in pks_by_kind.items():
         for pk in pks:

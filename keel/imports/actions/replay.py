@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,25 +48,14 @@ from keel.incidents.models import Channel, Incident, ResolutionCode
 User = get_user_model()
 
 
-@contextlib.contextmanager
-def notifications_suppressed() -> Iterator[None]:
-    """Queue no notification while the block runs (for this process; restored after).
+def notifications_suppressed() -> contextlib.AbstractContextManager[None]:
+    """Queue no notification while the block runs (in this thread).
 
-    The incident actions queue every e-mail through ``notify.after_commit`` and the SLA sweep its
-    notices through ``notify.sla_notices``; both become no-ops here. Nothing is sent, nothing is
-    queued for the worker, and no "e-mail sent" line is written on a timeline.
+    The incident actions queue every e-mail through ``notify`` and the SLA sweep its notices
+    through ``notify.sla_notices``; both queue nothing here. Nothing is sent, nothing is queued
+    for the worker, and no "e-mail sent" line is written on a timeline.
     """
-    saved = notify.after_commit, notify.sla_notices
-
-    def _drop(*_args: Any, **_kwargs: Any) -> None:
-        return None
-
-    notify.after_commit = _drop
-    notify.sla_notices = _drop
-    try:
-        yield
-    finally:
-        notify.after_commit, notify.sla_notices = saved
+    return notify.silenced()
 
 
 @dataclass

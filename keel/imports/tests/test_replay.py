@@ -9,10 +9,11 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from huey.contrib.djhuey import HUEY
 
 from keel.catalog.models import Service
 from keel.core.actions import system_user
-from keel.core.models import AuditEvent, Team
+from keel.core.models import AuditEvent, PendingTask, Team
 from keel.imports import actions as imports
 from keel.imports import replay as planning
 from keel.imports.actions.replay import notifications_suppressed, run_replay
@@ -20,6 +21,7 @@ from keel.imports.mapping import load
 from keel.imports.targets import TARGETS
 from keel.incidents import notify
 from keel.incidents.models import EventKind, Incident, IncidentEvent
+from keel.incidents.tests.factories import open_incident
 
 MAPPING = """
 [source]
@@ -315,17 +317,24 @@ def test_nobody_is_told_anything(imported, make_user, django_capture_on_commit_c
 
 
 @pytest.mark.django_db
-def test_notifications_come_back_after_the_block_even_on_error():
-    saved = notify.after_commit
+@pytest.mark.django_db
+def test_notifications_come_back_after_the_block_even_on_error(make_user):
+    incident = open_incident(requester=make_user("requester"), notify_requester=False)
 
     def fail_inside() -> None:
         with notifications_suppressed():
-            assert notify.after_commit is not saved
+            notify.after_commit(notify.acknowledge, incident.pk)
+            assert not PendingTask.objects.exists()
             raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError, match="boom"):
-        fail_inside()
-    assert notify.after_commit is saved
+    HUEY.immediate = False  # queued notices stay in the outbox, where they can be counted
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            fail_inside()
+        notify.after_commit(notify.acknowledge, incident.pk)
+        assert list(PendingTask.objects.values_list("args", flat=True)) == [[incident.pk]]
+    finally:
+        HUEY.immediate = True
 
 
 @pytest.mark.django_db

@@ -135,6 +135,7 @@ def open_incident(
     tasks = [notify.acknowledge] if notify_requester else []
     if priority == 1 and getattr(settings, "KEEL_P1_IS_MAJOR", True):
         tasks.append(notify.p1_opened)
+    tasks = notify.wanted(tasks)
     with transaction.atomic():
         if connection.vendor == "postgresql" and not items:
             # The same rows in two statements: the number and audit rows stay locked shorter.

@@ -417,24 +417,29 @@ def test_pages_return_every_row_once_in_queue_order(desk_service, desk, requeste
         assert walk(open_queue(desk), size) == expected, f"page size {size}"
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+# Open incidents as (priority, deadline in hours from NOW or none), for the paging properties.
+QUEUE_ROWS = st.lists(
+    st.tuples(st.integers(1, 3), st.one_of(st.none(), st.integers(-2, 2))),
+    min_size=0,
+    max_size=12,
 )
-@given(
-    rows=st.lists(
-        st.tuples(st.integers(1, 3), st.one_of(st.none(), st.integers(-2, 2))),
-        min_size=0,
-        max_size=12,
-    ),
-    size=st.integers(1, 5),
-)
-def test_keyset_pages_never_skip_or_repeat_a_row(desk_service, desk, requester, rows, size):
+PROPERTY_SETTINGS = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+
+
+def only_these_open(service, requester, rows) -> None:
     Incident.objects.all().delete()
     for priority, hours in rows:
         deadline = None if hours is None else NOW + timedelta(hours=hours)
-        row(desk_service, requester, priority=priority, resolve_by=deadline)
+        row(service, requester, priority=priority, resolve_by=deadline)
+
+
+@settings(max_examples=40, **PROPERTY_SETTINGS)
+@given(rows=QUEUE_ROWS, size=st.integers(1, 5))
+def test_keyset_pages_never_skip_or_repeat_a_row(desk_service, desk, requester, rows, size):
+    only_these_open(desk_service, requester, rows)
 
     assert walk(open_queue(desk), size) == [i.pk for i in open_queue(desk)]
 
@@ -484,24 +489,10 @@ def test_listed_pages_are_the_instance_pages_with_the_same_cursors(desk_service,
         assert [pk for ids, _cursor in pages for pk in ids] == expected
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    rows=st.lists(
-        st.tuples(st.integers(1, 3), st.one_of(st.none(), st.integers(-2, 2))),
-        min_size=0,
-        max_size=12,
-    ),
-    size=st.integers(1, 5),
-)
+@settings(max_examples=25, **PROPERTY_SETTINGS)
+@given(rows=QUEUE_ROWS, size=st.integers(1, 5))
 def test_listed_pages_never_skip_or_repeat_a_row(desk_service, desk, requester, rows, size):
-    Incident.objects.all().delete()
-    for priority, hours in rows:
-        deadline = None if hours is None else NOW + timedelta(hours=hours)
-        row(desk_service, requester, priority=priority, resolve_by=deadline)
+    only_these_open(desk_service, requester, rows)
 
     pages = walk_listed(desk, size)
 
