@@ -73,6 +73,7 @@ BROWSER_ONLY = frozenset(
     }
 )
 API_PREFIX = "/api/"
+PAGE_CSP = "csp.middleware.CSPMiddleware"
 
 
 def _chain(paths: list[str]) -> Callable[[Any], Any]:
@@ -103,15 +104,22 @@ class TokenApiMiddleware:
 
     A script's call needs no session, CSRF check, messages or log-in throttling; loading them
     cost more than some answers. Such calls go on through the middleware listed after this one
-    minus :data:`BROWSER_ONLY` (language, security headers, the person's time zone, CSP), and
-    the API authenticates the token itself. Every other request goes on through all of them.
+    minus :data:`BROWSER_ONLY` (language, security headers, the person's time zone), with the
+    constant policy of :class:`JsonContentSecurityPolicy` in place of a page's, and the API
+    authenticates the token itself. Every other request goes on through all of them.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
         own = f"{__name__}.{type(self).__name__}"
         after = settings.MIDDLEWARE[list(settings.MIDDLEWARE).index(own) + 1 :]
-        self.token_api = _chain([path for path in after if path not in BROWSER_ONLY])
+        self.token_api = _chain(
+            [
+                f"{__name__}.JsonContentSecurityPolicy" if path == PAGE_CSP else path
+                for path in after
+                if path not in BROWSER_ONLY
+            ]
+        )
 
     def __call__(self, request):
         if (
@@ -120,3 +128,22 @@ class TokenApiMiddleware:
         ):
             return self.token_api(request)
         return self.get_response(request)
+
+
+class JsonContentSecurityPolicy:
+    """The content security policy of an API answer: JSON loads nothing and no page frames it.
+
+    One constant header, where django-csp builds a page's policy for every request (for its
+    nonces); that was a sixth of the middleware's time on a token call.
+    """
+
+    HEADER = "default-src 'none'; frame-ancestors 'none'"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = self.HEADER
+        return response

@@ -84,7 +84,8 @@ def test_a_token_call_keeps_the_security_headers_request_id_and_language(request
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Language"] == "zh-hans"
-    assert "Content-Security-Policy" in response
+    # JSON loads nothing and no page may frame it: the strictest policy, the same every time.
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 def test_a_bad_token_is_refused_in_the_callers_language():
