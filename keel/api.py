@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import BaseRenderer
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
@@ -78,6 +81,20 @@ def _message_of(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+class JsonRenderer(BaseRenderer):
+    """django-ninja's JSON, written by orjson: several times faster than the standard library on
+    a page of incidents (it was a tenth of the list's time). Dates, decimals, lazy translations
+    and the like still go through ninja's encoder, so they read exactly as before; text is sent
+    as UTF-8 rather than escaped."""
+
+    media_type = "application/json"
+    _encoder = NinjaJSONEncoder()
+    _options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> bytes:
+        return orjson.dumps(data, default=self._encoder.default, option=self._options)
+
+
 api = NinjaAPI(
     title="Keel API",
     version="1",
@@ -88,6 +105,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[SessionAuth(), TokenAuth()],
     docs_url=None,
+    renderer=JsonRenderer(),
 )
 
 

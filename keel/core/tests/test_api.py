@@ -535,3 +535,41 @@ def test_refused_write_records_nothing(requester_client):
     post(requester_client, "/users", {"username": "mei"})
 
     assert AuditEvent.objects.count() == before
+
+
+def test_answers_are_the_json_ninja_would_write():
+    import uuid
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from django.utils.translation import gettext_lazy
+    from ninja.renderers import JSONRenderer
+
+    from keel.api import JsonRenderer
+
+    data = {
+        "at": datetime(2026, 11, 24, 9, 30, 15, 123456, tzinfo=UTC),
+        "day": date(2026, 11, 24),
+        "cost": Decimal("1234.50"),
+        "label": gettext_lazy("Not found."),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "title": "打印机 “卡纸” <b>&",
+        1: [None, True, 2.5, {"nested": ["x"]}],
+    }
+
+    ours = JsonRenderer().render(None, data, response_status=200)
+    theirs = JSONRenderer().render(None, data, response_status=200)
+
+    assert json.loads(ours) == json.loads(theirs)
+    assert json.loads(ours)["at"] == "2026-11-24T09:30:15.123Z"  # ninja's milliseconds
+    assert "打印机".encode() in ours  # UTF-8, not \\u escapes
+
+
+def test_an_api_answer_in_chinese_reads_back(client, make_user):
+    user = make_user("requester", name="王小明")
+    client.force_login(user)
+
+    response = client.get(f"{API}/me")
+
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["name"] == "王小明"
