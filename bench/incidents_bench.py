@@ -14,7 +14,8 @@ quick run, kept in its own ``var/bench/sqlite-20000``). It never touches ``var/k
        session) and of ``GET /api/v1/incidents?team=…&status=open`` (bearer token), 500 requests
        from 4 clients each, for the team with the largest open backlog; and the same query as raw
        SQL in-process (the database limit);
-   (b) creations per second through ``POST /api/v1/incidents`` with 8 clients for 10 s;
+   (b) creations per second through ``POST /api/v1/incidents`` with 8 clients, the median of
+       three windows of 10 s;
    (c) the framework ceiling: ``bench/ceiling_app.py`` (Django + ninja + gunicorn, constant
        JSON) with the same workers and threads, and Keel's create rate as a ratio to it.
 3. In-process: the SLA sweep over the open incidents (100,000 at the default scale) as the
@@ -63,6 +64,7 @@ REQUESTERS = [f"bench-requester-{i}" for i in range(1, 9)]
 
 SCALE = int(os.environ.get("BENCH_SCALE") or DEFAULT_SCALE)
 CREATE_SECONDS = float(os.environ.get("BENCH_CREATE_SECONDS") or 10)
+CREATE_WINDOWS = 3
 QUEUE_REQUESTS = int(os.environ.get("BENCH_QUEUE_REQUESTS") or 500)
 QUEUE_CLIENTS = 4
 GET_SECONDS = 60.0  # each latency run stops after this long even if its requests are not done
@@ -464,15 +466,19 @@ def measure_creates(port: int, ctx: dict[str, Any], process: Any) -> float | Non
     loadgen.run(HOST, port, make, clients=CREATE_CLIENTS, seconds=2)  # warm-up
     before = Incident.objects.count(), AuditChain.objects.get(id=1).seq
     connections.close_all()
-    cpu = server_cpu(process)
-    result = loadgen.run(HOST, port, make, clients=CREATE_CLIENTS, seconds=CREATE_SECONDS)
-    cpu = server_cpu(process) - cpu
+    # Three windows, the median reported: one window on a shared 2-core machine can be a fifth
+    # off either way.
+    windows = []
+    for _ in range(CREATE_WINDOWS):
+        cpu = server_cpu(process)
+        result = loadgen.run(HOST, port, make, clients=CREATE_CLIENTS, seconds=CREATE_SECONDS)
+        windows.append((result.rate(201), result, server_cpu(process) - cpu))
     after = Incident.objects.count(), AuditChain.objects.get(id=1).seq
     connections.close_all()
-    rate = result.rate(201)
+    rate, result, cpu = sorted(windows, key=lambda w: w[0])[len(windows) // 2]
     log(
-        f"creates: {result.summary()}; {after[0] - before[0]} incidents and "
-        f"{after[1] - before[1]} audit events written"
+        f"creates (median of {len(windows)} windows): {result.summary()}; "
+        f"{after[0] - before[0]} incidents and {after[1] - before[1]} audit events written"
     )
     emit(
         "incident_create_rate",
@@ -482,6 +488,7 @@ def measure_creates(port: int, ctx: dict[str, Any], process: Any) -> float | Non
         better="higher",
         clients=CREATE_CLIENTS,
         seconds=CREATE_SECONDS,
+        windows=[round(w[0], 1) for w in windows],
         created=result.ok(201),
         non_201=sum(result.statuses.values()) - result.ok(201),
         p50_ms=round(result.percentile(50), 1),
