@@ -139,6 +139,7 @@ def open_incident(
     with transaction.atomic():
         if connection.vendor == "postgresql" and not items:
             # The same rows in two statements: the number and audit rows stay locked shorter.
+            # (Affected items take the one-at-a-time path: their links are rows of their own.)
             _record_pg.record(incident, actor, changes, tasks)
         else:
             incident.number = next_number("INC")
