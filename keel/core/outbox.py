@@ -120,7 +120,8 @@ def poll(stop: threading.Event, interval: float = POLL_SECONDS) -> None:
     while True:
         delivered = 0
         try:
-            close_old_connections()  # as between requests: the connection's age and health
+            if not connection.in_atomic_block:
+                close_old_connections()  # as between requests: the connection's age and health
             delivered = deliver()
         except Exception:
             log.exception("could not deliver pending tasks; trying again")
