@@ -125,47 +125,31 @@ def record(
     """
     if not connection.in_atomic_block:
         raise AuditError("audit.record() must run inside the action's transaction")
-    if obj is not None:
-        object_type = object_type or object_type_of(obj)
-        object_id = object_id or str(obj.pk)
-        object_repr = object_repr if object_repr is not None else str(obj)[:300]
-    if not object_type or object_id is None:
-        raise AuditError("an audit event needs an object (or object_type and object_id)")
-    at = at or timezone.now()
-    actor_id = getattr(actor, "pk", None)
-    actor_label = str(actor)[:200] if actor is not None else "keel"
-    normalised = _normalise(changes or {})
-    request_id = context.request_id.get()
+    fields = prepared(
+        actor,
+        action,
+        obj,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
+        changes=changes,
+        reason=reason,
+        at=at,
+    )
     with connection.cursor() as cursor:
         cursor.execute(_ADVANCE)
         row = cursor.fetchone()
-        if row is None:
-            raise AuditError("the audit chain head is missing; run `keel migrate`")
-        seq, prev_hash = int(row[0]), row[1]
-        fields = {
-            "seq": seq,
-            "at": at,
-            "actor_id": actor_id,
-            "actor_label": actor_label,
-            "action": action,
-            "object_type": object_type,
-            "object_id": str(object_id),
-            "object_repr": object_repr or "",
-            "changes": normalised,
-            "reason": reason or "",
-            "request_id": request_id,
-            "prev_hash": prev_hash,
-        }
-        digest = compute_hash(**fields)
-        event = AuditEvent(**fields, hash=digest)
-        rows.insert(event, then=(_SET_HEAD, [digest]))
+    if row is None:
+        raise AuditError("the audit chain head is missing; run `keel migrate`")
+    event = sealed(fields, int(row[0]), row[1])
+    rows.insert(event, then=(_SET_HEAD, [event.hash]))
     return event
 
 
-def prepared(actor: Any, action: str, obj: Model, **entry: Any) -> dict[str, Any]:
-    """The hashed fields of one event on ``obj``, all but ``seq`` and ``prev_hash``, prepared as
-    :func:`record` prepares them; for an action that advances the chain in its own statement
-    (``ADVANCE_SQL``) and writes the event with :func:`sealed`."""
+def prepared(actor: Any, action: str, obj: Model | None, **entry: Any) -> dict[str, Any]:
+    """The hashed fields of one event (``entry`` holds :func:`record`'s keyword arguments), all
+    but ``seq`` and ``prev_hash``; for :func:`record`, and for an action that advances the chain
+    in its own statement (``ADVANCE_SQL``) and writes the event with :func:`sealed`."""
     actor_label = str(actor)[:200] if actor is not None else "keel"
     request_id = context.request_id.get()
     return _entry_fields(
