@@ -71,6 +71,7 @@ class Incident(models.Model):
         null=True,
         blank=True,
         related_name="incidents_recorded",
+        db_index=False,  # indexed where set: see Meta.indexes
     )
     # No index of its own: ``incident_service`` (service, created_at) serves every lookup.
     service = models.ForeignKey(
@@ -87,6 +88,7 @@ class Incident(models.Model):
         null=True,
         blank=True,
         related_name="incidents",
+        db_index=False,  # indexed where set: see Meta.indexes
     )
     impact = models.PositiveSmallIntegerField(_("impact"))
     urgency = models.PositiveSmallIntegerField(_("urgency"))
@@ -105,6 +107,7 @@ class Incident(models.Model):
         null=True,
         blank=True,
         related_name="incidents_assigned",
+        db_index=False,  # indexed where set: see Meta.indexes
     )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.NEW
@@ -147,6 +150,7 @@ class Incident(models.Model):
         null=True,
         blank=True,
         related_name="major_incidents_managed",
+        db_index=False,  # indexed where set: see Meta.indexes
     )
     parent = models.ForeignKey(
         "self",
@@ -155,6 +159,7 @@ class Incident(models.Model):
         null=True,
         blank=True,
         related_name="children",
+        db_index=False,  # indexed where set: see Meta.indexes
     )
 
     rating = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
@@ -216,7 +221,23 @@ class Incident(models.Model):
             models.Index(
                 fields=["external_id"], condition=~Q(external_id=""), name="incident_external_id"
             ),
-            models.Index(fields=["resolved_at"], name="incident_resolved_at"),
+            # Columns empty on most rows, or on every row when it is recorded, are indexed only
+            # where they hold a value: the lookups (a person's, a category's, a major incident's
+            # children, resolutions in a period) all name a value, and recording an incident
+            # writes no index page for them.
+            *(
+                models.Index(
+                    fields=[field],
+                    condition=Q(**{f"{field}__isnull": False}),
+                    name=f"incident_{field}",
+                )
+                for field in ("assignee", "reported_by", "category", "major_manager", "parent")
+            ),
+            models.Index(
+                fields=["resolved_at"],
+                condition=Q(resolved_at__isnull=False),
+                name="incident_resolved_at",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
