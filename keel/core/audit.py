@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,7 +64,41 @@ def compute_hash(
     request_id: str,
     prev_hash: str,
 ) -> str:
-    payload = json.dumps(
+    return hashlib.sha256(
+        _payload(
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=object_repr,
+            changes=changes,
+            reason=reason,
+            request_id=request_id,
+            prev_hash=prev_hash,
+        ).encode()
+    ).hexdigest()
+
+
+def _payload(
+    *,
+    seq: Any,
+    at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    object_repr: str,
+    changes: Any,
+    reason: str,
+    request_id: str,
+    prev_hash: str,
+) -> str:
+    """The text an event's hash is taken of: its fields as compact JSON, in a fixed order."""
+    return json.dumps(
         [
             seq,
             _timestamp(at),
@@ -82,7 +117,6 @@ def compute_hash(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _event_hash(event: AuditEvent) -> str:
@@ -162,6 +196,42 @@ def sealed(fields: Mapping[str, Any], seq: int, prev_hash: str) -> AuditEvent:
     The caller inserts it and sets the chain head's hash (``SET_HEAD_SQL``) in its transaction."""
     chained = {**fields, "seq": seq, "prev_hash": prev_hash}
     return AuditEvent(**chained, hash=compute_hash(**chained))
+
+
+def marker() -> str:
+    """A stand-in for a value the database fills in (:func:`hash_sql`): letters and digits
+    nobody could have typed into the event's other fields."""
+    return f"keel{secrets.token_hex(12)}"
+
+
+def hash_sql(
+    fields: Mapping[str, Any], *, seq: str, prev_hash: str, filled: Mapping[str, str]
+) -> tuple[str, list[str]]:
+    """The hash :func:`sealed` gives ``fields`` (from :func:`prepared`), as an SQL expression
+    and its parameters, for one statement that learns some hashed values only as it runs, so
+    that the chain's head is held for that statement alone (PostgreSQL: ``sha256``).
+
+    ``seq`` and ``prev_hash`` are SQL expressions of the event's sequence number and the hash
+    before it. ``filled`` maps each :func:`marker` placed in a text field of ``fields`` to the
+    SQL expression of the text it stands for, which must read the same in JSON (digits,
+    letters, dashes: keys and numbers).
+    """
+    seq_mark, prev_mark = marker(), marker()
+    payload = _payload(**{**fields, "seq": seq_mark, "prev_hash": prev_mark})
+    expressions = {f'"{seq_mark}"': f"({seq})::text", prev_mark: prev_hash, **filled}
+    places = sorted((payload.find(text), text) for text in expressions)
+    if any(at < 0 or payload.count(text) != 1 for at, text in places):
+        raise AuditError("each value the database fills in must appear once in the event")
+    parts: list[str] = []
+    params: list[str] = []
+    start = 0
+    for at, text in places:
+        parts += ["%s", expressions[text]]
+        params.append(payload[start:at])
+        start = at + len(text)
+    parts.append("%s")
+    params.append(payload[start:])
+    return f"encode(sha256(convert_to({' || '.join(parts)}, 'UTF8')), 'hex')", params
 
 
 ADVANCE_SQL = _ADVANCE

@@ -14,7 +14,7 @@ call it check them before writing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.db import connections, models
@@ -75,13 +75,6 @@ class _Insert:
         if self.auto_pk:
             self.sql += f" RETURNING {quote(pk.column)}"
 
-    def values_sql(self, overrides: dict[str, str] | None = None) -> str:
-        """``(%s, %s, …)`` for one row, an SQL expression in place of the fields in ``overrides``
-        (by attribute name); see :func:`prepared`."""
-        if not overrides:
-            return self.marks
-        return "(" + ", ".join(overrides.get(name, "%s") for name in self.attnames) + ")"
-
     def head(self) -> str:
         """``INSERT INTO table (columns) VALUES`` without the values."""
         return self.sql.split(" VALUES ", 1)[0] + " VALUES "
@@ -104,12 +97,8 @@ def listened_to(model: type[models.Model]) -> bool:
     return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
-def prepared(
-    obj: models.Model, *, using: str = "default", without: tuple[str, ...] = ()
-) -> tuple[_Insert, list[Any]]:
-    """The compiled INSERT of ``obj``'s model and its parameters for ``obj``, for an action that
-    writes several rows in one statement. ``without`` leaves out the parameters of fields the
-    caller fills with an SQL expression (``_Insert.values_sql``)."""
+def prepared(obj: models.Model, *, using: str = "default") -> tuple[_Insert, list[Any]]:
+    """The compiled INSERT of ``obj``'s model and its parameters for ``obj``."""
     connection = connections[using]
     model = type(obj)
     key = (model, connection.alias)
@@ -123,11 +112,35 @@ def prepared(
     values = [getattr(obj, name) for name in statement.attnames]
     for index, adapt in statement.adapters:
         values[index] = adapt(values[index])
-    if without:
-        values = [
-            v for name, v in zip(statement.attnames, values, strict=True) if name not in without
-        ]
     return statement, values
+
+
+def row(
+    obj: models.Model,
+    computed: Mapping[str, tuple[str, Sequence[Any]]] | None = None,
+    *,
+    using: str = "default",
+) -> tuple[_Insert, str, list[Any]]:
+    """``obj``'s compiled INSERT, its row ``(…)`` and the row's parameters, for an action that
+    writes several rows in one statement (``statement.head() + row``, rows joined by commas).
+
+    ``computed`` gives fields (by attribute name) whose value the database works out in that
+    statement: an SQL expression and its parameters, in place of the field's value.
+    """
+    statement, values = prepared(obj, using=using)
+    if not computed:
+        return statement, statement.marks, values
+    marks: list[str] = []
+    params: list[Any] = []
+    for name, value in zip(statement.attnames, values, strict=True):
+        if name in computed:
+            sql, sql_params = computed[name]
+            marks.append(sql)
+            params += sql_params
+        else:
+            marks.append("%s")
+            params.append(value)
+    return statement, "(" + ", ".join(marks) + ")", params
 
 
 def saved(obj: models.Model, pk: Any = None, *, using: str = "default") -> models.Model:

@@ -1,12 +1,17 @@
-"""The writes of recording an incident on PostgreSQL: two statements where one at a time takes five.
+"""The writes of recording an incident on PostgreSQL: one statement where one at a time takes five.
 
 Every recording locks two rows until its commit: the counter that numbers incidents and the head
-of the audit chain. Each round trip made while holding them is time every other recorder waits,
-so here the first statement takes the number, advances the chain and inserts the incident, and
-the second inserts the audit event and the queued notices and sets the chain's new hash. The
-rows are the ones ``next_number``, ``rows.insert``, ``audit.record`` and ``outbox.queue`` write
-one statement at a time, built by the same code. (SQLite holds one write lock for the whole
-transaction and its statements are calls, not round trips: it takes the plain path.)
+of the audit chain. Every round trip made while holding them is time every other recorder waits.
+So one statement takes the number, inserts the incident, advances the chain (the event's hash
+is taken by the database, around the text Python renders: :func:`audit.hash_sql`), inserts the
+audit event and the queued notices. Run outside a transaction, it is its own: the rows are held
+from the moment it takes them to its commit, inside the database, with no round trip at all.
+
+The rows are the ones ``next_number``, ``rows.insert``, ``audit.record`` and ``outbox.queue``
+write one statement at a time, built by the same code, and the event is sealed in Python too,
+so that a hash taken differently by the database is an error, not a broken chain found later.
+(SQLite holds one write lock for the whole transaction and its statements are calls, not round
+trips: it takes the plain path.)
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from django.db import connection
 
 from keel.core import audit, outbox
-from keel.core.models import AuditEvent
+from keel.core.models import AuditChain, AuditEvent
 from keel.core.models import Sequence as Counter
 from keel.core.numbering import WIDTH
 from keel.db import rows
@@ -25,6 +30,7 @@ from keel.incidents.models import Incident
 
 KEY = "INC"
 _COUNTER = Counter._meta.db_table
+_CHAIN = AuditChain._meta.db_table
 # Creates the counter on first use; otherwise the same increment as ``numbering.next_values``.
 _NEXT = (
     f"INSERT INTO {_COUNTER} (key, value) VALUES (%s, 1) "  # noqa: S608 (the model's own table)
@@ -32,6 +38,12 @@ _NEXT = (
 )
 # ``numbering.format_number`` in SQL: the key, a dash, the value zero-padded to WIDTH digits.
 _FORMAT = "(SELECT %s || lpad(value::text, greatest(%s, length(value::text)), '0') FROM n)"
+# The chain's head, locked once the incident is in (numbers are taken first everywhere).
+_HEAD = f"SELECT head.seq, head.hash FROM {_CHAIN} head, i WHERE head.id = 1 FOR UPDATE OF head"  # noqa: S608
+_ADVANCE = (
+    f"UPDATE {_CHAIN} SET seq = o.seq + 1, hash = {{hash}} FROM o, i "  # noqa: S608
+    f"WHERE {_CHAIN}.id = 1 RETURNING {_CHAIN}.seq, o.hash AS prev_hash, {_CHAIN}.hash"
+)
 
 
 def record(
@@ -41,54 +53,77 @@ def record(
     tasks: Sequence[Callable[..., Any]],
 ) -> AuditEvent:
     """Insert ``incident`` (its number taken here), its ``incident.opened`` event and ``tasks``
-    (each queued with the incident's id). Call inside the transaction."""
-    statement, values = rows.prepared(incident, without=("number",))
-    first = (
-        f"WITH n AS ({_NEXT}), c AS ({audit.ADVANCE_SQL}), "  # noqa: S608 (models' own names; values bound)
-        f"i AS ({statement.head()}{statement.values_sql({'number': _FORMAT})} RETURNING id, number) "
-        "SELECT i.id, i.number, c.seq, c.hash FROM i, c"
+    (each queued with the incident's id), in one statement: outside a transaction, it commits
+    by itself; inside one, it is one more statement of it."""
+    id_mark, number_mark = audit.marker(), audit.marker()
+    incident.number = number_mark
+    fields = audit.prepared(
+        actor,
+        "incident.opened",
+        incident,
+        object_id=id_mark,
+        changes=changes,
+        at=incident.created_at,
     )
-    params: list[Any] = [KEY]
-    position = statement.attnames.index("number")
-    params += [*values[:position], f"{KEY}-", WIDTH, *values[position:]]
+    incident.number = ""
+    hash_sql, hash_params = audit.hash_sql(
+        fields,
+        seq="o.seq + 1",
+        prev_hash="o.hash",
+        filled={id_mark: "i.id::text", number_mark: "i.number"},
+    )
+    before, after = fields["object_repr"].split(number_mark)
+    statement, row, params = rows.row(incident, {"number": (_FORMAT, [f"{KEY}-", WIDTH])})
+    event_statement, event_row, event_params = rows.row(
+        AuditEvent(**fields, seq=0, prev_hash="", hash=""),
+        {
+            "seq": ("(SELECT seq FROM c)", []),
+            "object_id": ("(SELECT id::text FROM i)", []),
+            "object_repr": ("%s || (SELECT number FROM i) || %s", [before, after]),
+            "prev_hash": ("(SELECT prev_hash FROM c)", []),
+            "hash": ("(SELECT hash FROM c)", []),
+        },
+    )
+    sql = (
+        f"WITH n AS ({_NEXT}), "
+        f"i AS ({statement.head()}{row} RETURNING id, number), "
+        f"o AS ({_HEAD}), c AS ({_ADVANCE.format(hash=hash_sql)}), "
+        f"e AS ({event_statement.head()}{event_row} RETURNING id)"
+    )
+    params = [KEY, *params, *hash_params, *event_params]
+    pending = [outbox.pending_task(task, 0) for task in tasks]
+    if pending:
+        task_rows = [
+            rows.row(p, {"args": ("jsonb_build_array((SELECT id FROM i))", [])}) for p in pending
+        ]
+        values = ", ".join(task_row for _statement, task_row, _params in task_rows)
+        sql += f", p AS ({task_rows[0][0].head()}{values} RETURNING id)"
+        for _statement, _row, task_params in task_rows:
+            params += task_params
+    returning = "(SELECT array_agg(id ORDER BY id) FROM p)" if pending else "NULL"
+    sql += (
+        " SELECT i.id, i.number, c.seq, c.prev_hash, c.hash, (SELECT id FROM e), "  # noqa: S608
+        f"{returning} FROM i, c"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(first, params)
-        row = cursor.fetchone()
-        if row is None:
-            raise audit.AuditError("the audit chain head is missing; run `keel migrate`")
-        pk, number, seq, prev_hash = row
-        incident.number = number
-        rows.saved(incident, pk)
-        event = audit.sealed(
-            audit.prepared(
-                actor, "incident.opened", incident, changes=changes, at=incident.created_at
-            ),
-            int(seq),
-            prev_hash,
-        )
-        event_statement, event_values = rows.prepared(event)
-        second = f"WITH e AS ({event_statement.head()}{event_statement.values_sql()} RETURNING id)"
-        params = list(event_values)
-        pending = [outbox.pending_task(task, pk) for task in tasks]
-        if pending:
-            prepared = [rows.prepared(p) for p in pending]
-            task_statement = prepared[0][0]
-            second += (
-                f", p AS ({task_statement.head()}"
-                + ", ".join(task_statement.values_sql() for _ in prepared)
-                + " RETURNING id)"
-            )
-            for _statement, task_values in prepared:
-                params += task_values
-        returning = "(SELECT array_agg(id ORDER BY id) FROM p)" if pending else "NULL"
-        cursor.execute(
-            f"{second} {audit.SET_HEAD_SQL} RETURNING (SELECT id FROM e), {returning}",  # noqa: S608
-            [*params, event.hash],
-        )
-        event_pk, ids = cursor.fetchone()
+        cursor.execute(sql, params)
+        row_read = cursor.fetchone()
+    if row_read is None:
+        raise audit.AuditError("the audit chain head is missing; run `keel migrate`")
+    pk, number, seq, prev_hash, hash_, event_pk, ids = row_read
+    incident.number = number
+    rows.saved(incident, pk)
+    event = audit.sealed(
+        {**fields, "object_id": str(pk), "object_repr": f"{before}{number}{after}"},
+        int(seq),
+        prev_hash,
+    )
+    if event.hash != hash_:
+        raise audit.AuditError(f"event #{seq}: the database hashed it differently")
     rows.saved(event, event_pk)
     ids = sorted(ids or [])
     for task, task_pk in zip(pending, ids, strict=True):
+        task.args = [pk]
         rows.saved(task, task_pk)
     outbox.queued(ids)
     return event

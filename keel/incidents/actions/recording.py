@@ -136,12 +136,13 @@ def open_incident(
     if priority == 1 and getattr(settings, "KEEL_P1_IS_MAJOR", True):
         tasks.append(notify.p1_opened)
     tasks = notify.wanted(tasks)
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and not items:
-            # The same rows in two statements: the number and audit rows stay locked shorter.
-            # (Affected items take the one-at-a-time path: their links are rows of their own.)
-            _record_pg.record(incident, actor, changes, tasks)
-        else:
+    if connection.vendor == "postgresql" and not items:
+        # The same rows in one statement, which is its own transaction: the number and audit
+        # rows stay locked for it alone. (Affected items take the one-at-a-time path: their
+        # links are rows of their own.)
+        _record_pg.record(incident, actor, changes, tasks)
+    else:
+        with transaction.atomic():
             incident.number = next_number("INC")
             rows.insert(incident)
             if items:
