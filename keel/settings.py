@@ -84,6 +84,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": CONFIG.database}
+# PostgreSQL plans the hottest statements once per connection (``keel/db/prepared.py``); off for
+# connection poolers that cannot keep prepared statements (PgBouncer before 1.21).
+KEEL_PG_PREPARE = keel_config.parse_bool(os.environ, "KEEL_PG_PREPARE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"

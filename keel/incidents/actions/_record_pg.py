@@ -19,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection
-
 from keel.core import audit, outbox
 from keel.core.models import AuditChain, AuditEvent
 from keel.core.models import Sequence as Counter
 from keel.core.numbering import WIDTH
-from keel.db import rows
+from keel.db import prepared, rows
 from keel.incidents.models import Incident
 
 KEY = "INC"
@@ -37,7 +35,7 @@ _NEXT = (
     f"ON CONFLICT (key) DO UPDATE SET value = {_COUNTER}.value + 1 RETURNING value"
 )
 # ``numbering.format_number`` in SQL: the key, a dash, the value zero-padded to WIDTH digits.
-_FORMAT = "(SELECT %s || lpad(value::text, greatest(%s, length(value::text)), '0') FROM n)"
+_FORMAT = "(SELECT %s || lpad(value::text, greatest(%s::integer, length(value::text)), '0') FROM n)"
 # The chain's head, locked once the incident is in (numbers are taken first everywhere).
 _HEAD = f"SELECT head.seq, head.hash FROM {_CHAIN} head, i WHERE head.id = 1 FOR UPDATE OF head"  # noqa: S608
 _ADVANCE = (
@@ -105,7 +103,7 @@ def record(
         " SELECT i.id, i.number, c.seq, c.prev_hash, c.hash, (SELECT id FROM e), "  # noqa: S608
         f"{returning} FROM i, c"
     )
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         row_read = cursor.fetchone()
     if row_read is None:

@@ -1,0 +1,65 @@
+"""Statements PostgreSQL parses and plans once per connection, for the hottest writes.
+
+Django sends every statement as text with its values inlined (psycopg's client-side binding),
+so the database parses and plans it anew each time. For a long statement run on every request
+(recording an incident), parsing and planning cost the database a quarter of its work on it.
+:func:`cursor` sends the values apart and has the statement prepared on first use (psycopg's
+``prepare``); the connection keeps it until it closes. Anywhere else (SQLite) it is the ordinary
+cursor.
+
+Behind PgBouncer in transaction mode, prepared statements need PgBouncer 1.21 or later with
+``max_prepared_statements`` set; ``KEEL_PG_PREPARE=0`` turns them off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from psycopg.types.numeric import Int8Dumper
+
+_ONLY_WHEN_ASKED = 1 << 30  # executions of one statement before psycopg prepares it unasked
+
+
+class _Prepared(psycopg.Cursor):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One parameter type per column whatever the value, so that each statement is prepared
+        # once: psycopg sends small integers as int2 and larger ones as int4 or int8, and a
+        # statement is prepared anew for every combination of types.
+        self.adapters.register_dumper(int, Int8Dumper)
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        return super().execute(query, params, prepare=True, **options)
+
+
+class _Logged(CursorDebugWrapper):
+    """Logs the statement as written: psycopg keeps no text of a prepared one to read back."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(sql, params):
+            return CursorWrapper.execute(self, sql, params)
+
+
+@contextmanager
+def cursor(using: str = "default") -> Iterator[Any]:
+    """A cursor (Django's wrapper: logged, errors wrapped) whose statements are prepared."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not settings.KEEL_PG_PREPARE:
+        with connection.cursor() as plain:
+            yield plain
+        return
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Django turns psycopg's preparing off (for poolers); on, but only where asked for. Its
+        # own cursors bind values on the client and never prepare.
+        connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
+    raw = _Prepared(connection.connection)
+    wrapped = _Logged(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
+    with wrapped:
+        yield wrapped
