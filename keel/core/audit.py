@@ -183,7 +183,7 @@ def record(
 def prepared(actor: Any, action: str, obj: Model | None, **entry: Any) -> dict[str, Any]:
     """The hashed fields of one event (``entry`` holds :func:`record`'s keyword arguments), all
     but ``seq`` and ``prev_hash``; for :func:`record`, and for an action that advances the chain
-    in its own statement (``ADVANCE_SQL``) and writes the event with :func:`sealed`."""
+    in its own statement and hashes the event there (:func:`hash_sql`)."""
     actor_label = str(actor)[:200] if actor is not None else "keel"
     request_id = context.request_id.get()
     return _entry_fields(
@@ -193,7 +193,7 @@ def prepared(actor: Any, action: str, obj: Model | None, **entry: Any) -> dict[s
 
 def sealed(fields: Mapping[str, Any], seq: int, prev_hash: str) -> AuditEvent:
     """The event of :func:`prepared` ``fields`` at ``seq`` after ``prev_hash``, hashed (unsaved).
-    The caller inserts it and sets the chain head's hash (``SET_HEAD_SQL``) in its transaction."""
+    The caller inserts it and sets the chain head's hash in its transaction."""
     chained = {**fields, "seq": seq, "prev_hash": prev_hash}
     return AuditEvent(**chained, hash=compute_hash(**chained))
 
@@ -232,10 +232,6 @@ def hash_sql(
     parts.append("%s")
     params.append(payload[start:])
     return f"encode(sha256(convert_to({' || '.join(parts)}, 'UTF8')), 'hex')", params
-
-
-ADVANCE_SQL = _ADVANCE
-SET_HEAD_SQL = _SET_HEAD
 
 
 _ENTRY_KEYS = frozenset(
