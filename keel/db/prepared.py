@@ -13,6 +13,8 @@ Behind PgBouncer in transaction mode, prepared statements need PgBouncer 1.21 or
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +28,22 @@ from psycopg.types.numeric import Int8Dumper
 _ONLY_WHEN_ASKED = 1 << 30  # executions of one statement before psycopg prepares it unasked
 
 
-class _Prepared(psycopg.Cursor):
+_PLACEHOLDER = re.compile(r"(?<!%)%s")
+
+
+@functools.lru_cache(maxsize=256)
+def numbered(query: str) -> str:
+    """``query`` with Django's ``%s`` placeholders as PostgreSQL's ``$1``, ``$2``… (``%%`` is a
+    percent sign), converted once per statement text: psycopg parses each statement it is
+    given anew when it has more than 50 parameters, which took 0.16 ms for recording's."""
+    pieces = _PLACEHOLDER.split(query)
+    out = [pieces[0]]
+    for number, piece in enumerate(pieces[1:], start=1):
+        out += [f"${number}", piece]
+    return "".join(out).replace("%%", "%")
+
+
+class _Prepared(psycopg.RawCursor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # One parameter type per column whatever the value, so that each statement is prepared
@@ -35,7 +52,7 @@ class _Prepared(psycopg.Cursor):
         self.adapters.register_dumper(int, Int8Dumper)
 
     def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
-        return super().execute(query, params, prepare=True, **options)
+        return super().execute(numbered(query), params, prepare=True, **options)
 
 
 class _Logged(CursorDebugWrapper):

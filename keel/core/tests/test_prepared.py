@@ -67,3 +67,25 @@ def test_a_prepared_statement_is_logged_as_written():
         _run([1])
 
     assert [q["sql"] for q in captured.captured_queries if "+ 1" in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("SELECT %s + 1, %s", "SELECT $1 + 1, $2"),
+        ("SELECT '100%%' || %s", "SELECT '100%' || $1"),
+        ("SELECT '%%s' || %s", "SELECT '%s' || $1"),
+        ("SELECT 1", "SELECT 1"),
+    ],
+)
+def test_placeholders_are_numbered_as_postgresql_numbers_them(query, expected):
+    assert prepared.numbered(query) == expected
+
+
+def test_a_statement_with_many_values_answers():
+    values = list(range(80))
+    marks = ", ".join(["%s"] * len(values))
+
+    with prepared.cursor() as cursor:
+        cursor.execute(f"SELECT {marks}", values)
+        assert list(cursor.fetchone()) == values
