@@ -77,6 +77,7 @@ def cursor(using: str = "default") -> Iterator[Any]:
         # own cursors bind values on the client and never prepare.
         connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
     raw = _Prepared(connection.connection)
-    wrapped = _Logged(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
+    wrapper = _Logged if connection.queries_logged else CursorWrapper
+    wrapped = wrapper(raw, connection)
     with wrapped:
         yield wrapped
