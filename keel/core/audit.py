@@ -49,91 +49,39 @@ def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def compute_hash(
-    *,
-    seq: int,
-    at: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    object_repr: str,
-    changes: Any,
-    reason: str,
-    request_id: str,
-    prev_hash: str,
-) -> str:
-    return hashlib.sha256(
-        _payload(
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            object_repr=object_repr,
-            changes=changes,
-            reason=reason,
-            request_id=request_id,
-            prev_hash=prev_hash,
-        ).encode()
-    ).hexdigest()
+# The fields an event's hash is taken of, in the order they are written into the hashed text.
+HASHED = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "changes",
+    "reason",
+    "request_id",
+    "prev_hash",
+)
 
 
-def _payload(
-    *,
-    seq: Any,
-    at: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    object_repr: str,
-    changes: Any,
-    reason: str,
-    request_id: str,
-    prev_hash: str,
-) -> str:
+def compute_hash(**fields: Any) -> str:
+    """The hash of one event, given each of its :data:`HASHED` fields by name."""
+    return hashlib.sha256(_payload(fields).encode()).hexdigest()
+
+
+def _payload(fields: Mapping[str, Any]) -> str:
     """The text an event's hash is taken of: its fields as compact JSON, in a fixed order."""
-    return json.dumps(
-        [
-            seq,
-            _timestamp(at),
-            actor_id,
-            actor_label,
-            action,
-            object_type,
-            object_id,
-            object_repr,
-            changes,
-            reason,
-            request_id,
-            prev_hash,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    if len(fields) != len(HASHED) or not all(name in fields for name in HASHED):
+        raise AuditError(f"an event is hashed from exactly these fields: {', '.join(HASHED)}")
+    values = [fields[name] for name in HASHED]
+    values[1] = _timestamp(values[1])
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _event_hash(event: AuditEvent) -> str:
-    return compute_hash(
-        seq=event.seq,
-        at=event.at,
-        actor_id=event.actor_id,
-        actor_label=event.actor_label,
-        action=event.action,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        object_repr=event.object_repr,
-        changes=event.changes,
-        reason=event.reason,
-        request_id=event.request_id,
-        prev_hash=event.prev_hash,
-    )
+    return compute_hash(**{name: getattr(event, name) for name in HASHED})
 
 
 def object_type_of(obj: Model) -> str:
@@ -217,7 +165,7 @@ def hash_sql(
     letters, dashes: keys and numbers).
     """
     seq_mark, prev_mark = marker(), marker()
-    payload = _payload(**{**fields, "seq": seq_mark, "prev_hash": prev_mark})
+    payload = _payload({**fields, "seq": seq_mark, "prev_hash": prev_mark})
     expressions = {f'"{seq_mark}"': f"({seq})::text", prev_mark: prev_hash, **filled}
     places = sorted((payload.find(text), text) for text in expressions)
     if any(at < 0 or payload.count(text) != 1 for at, text in places):

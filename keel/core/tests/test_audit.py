@@ -398,3 +398,13 @@ def test_record_many_outside_a_transaction_is_refused(make_user):
         audit.record_many(person, entries_for(person, 2))
 
     assert not AuditEvent.objects.filter(action="user.updated").exists()
+
+
+def test_an_event_is_hashed_from_exactly_its_hashed_fields():
+    fields = dict.fromkeys(audit.HASHED) | {"at": timezone.now(), "seq": 1}
+
+    assert len(audit.compute_hash(**fields)) == 64
+    with pytest.raises(audit.AuditError, match="exactly these fields"):
+        audit.compute_hash(**{k: v for k, v in fields.items() if k != "reason"})
+    with pytest.raises(audit.AuditError, match="exactly these fields"):
+        audit.compute_hash(**fields, extra="x")
