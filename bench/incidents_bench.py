@@ -15,7 +15,7 @@ quick run, kept in its own ``var/bench/sqlite-20000``). It never touches ``var/k
        from 4 clients each, for the team with the largest open backlog; and the same query as raw
        SQL in-process (the database limit);
    (b) creations per second through ``POST /api/v1/incidents`` with 8 clients, the median of
-       three windows of 10 s;
+       three windows of 10 s, with Keel's CPU per creation and, on PostgreSQL, the database's;
    (c) the framework ceiling: ``bench/ceiling_app.py`` (Django + ninja + gunicorn, constant
        JSON) with the same workers and threads, and Keel's create rate as a ratio to it.
 3. In-process: the SLA sweep over the open incidents (100,000 at the default scale) as the
@@ -334,6 +334,26 @@ def server_cpu(process: Any) -> float:
     return total / tick
 
 
+def database_cpu() -> float | None:
+    """CPU seconds used so far by the PostgreSQL server on this machine (its processes, and
+    those that have exited), or ``None`` on SQLite, whose work is in Keel's own processes."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].split(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name == "postgres":
+            values = fields.split()
+            total += sum(int(v) for v in values[11:15])  # own and reaped children's time
+    return total / tick
+
+
 def server_shape() -> tuple[int, int]:
     from django.db import connection
 
@@ -470,12 +490,13 @@ def measure_creates(port: int, ctx: dict[str, Any], process: Any) -> float | Non
     # off either way.
     windows = []
     for _ in range(CREATE_WINDOWS):
-        cpu = server_cpu(process)
+        cpu, db_cpu = server_cpu(process), database_cpu()
         result = loadgen.run(HOST, port, make, clients=CREATE_CLIENTS, seconds=CREATE_SECONDS)
-        windows.append((result.rate(201), result, server_cpu(process) - cpu))
+        db_used = None if db_cpu is None else (database_cpu() or 0) - db_cpu
+        windows.append((result.rate(201), result, server_cpu(process) - cpu, db_used))
     after = Incident.objects.count(), AuditChain.objects.get(id=1).seq
     connections.close_all()
-    rate, result, cpu = sorted(windows, key=lambda w: w[0])[len(windows) // 2]
+    rate, result, cpu, db_used = sorted(windows, key=lambda w: w[0])[len(windows) // 2]
     log(
         f"creates (median of {len(windows)} windows): {result.summary()}; "
         f"{after[0] - before[0]} incidents and {after[1] - before[1]} audit events written"
@@ -497,6 +518,14 @@ def measure_creates(port: int, ctx: dict[str, Any], process: Any) -> float | Non
     if result.ok(201):
         per = cpu / result.ok(201) * 1000
         emit("incident_create_server_cpu", per, "ms", None, note="server CPU per create")
+        if db_used is not None:
+            emit(
+                "incident_create_database_cpu",
+                db_used / result.ok(201) * 1000,
+                "ms",
+                None,
+                note="PostgreSQL's CPU per create (all its processes on this machine)",
+            )
         cores = os.cpu_count() or 1
         emit(
             "incident_create_cpu_bound_rate",
