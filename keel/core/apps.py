@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -27,5 +28,7 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from keel.core import checks, tasks  # noqa: F401  (registers checks and periodic tasks)
+        from keel.db.timestamps import use_c_parser
 
         post_migrate.connect(_sync_roles, dispatch_uid="keel.core.sync_roles")
+        connection_created.connect(use_c_parser, dispatch_uid="keel.db.timestamps")
