@@ -1,11 +1,13 @@
-"""The framework ceiling: Django + django-ninja under gunicorn answering a constant JSON body.
+"""The framework ceiling: Django + django-ninja answering a constant JSON body.
 
 ``GET /api/ping`` → ``{"ok": true}``: no database, no session, no authentication, only
 Django's CommonMiddleware (which sets Content-Length, as in Keel). Whatever Keel's API does on
 top of this costs throughput; the benchmarks report Keel's figures as a ratio to this one,
-measured in the same run with the same gunicorn worker and thread counts.
+measured in the same run with the same worker and thread counts: under gunicorn (``gthread``),
+the ceiling the issue names, and under granian, the server ``keel serve`` runs.
 
-Serve: ``python -m gunicorn --chdir bench -k gthread -w 2 --threads 4 ceiling_app:application``.
+Serve: ``python -m gunicorn --chdir bench -k gthread -w 2 --threads 4 ceiling_app:application``
+or ``python -m granian --working-dir bench --interface wsgi ceiling_app:application``.
 """
 
 from __future__ import annotations

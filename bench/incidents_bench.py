@@ -16,8 +16,9 @@ quick run, kept in its own ``var/bench/sqlite-20000``). It never touches ``var/k
        SQL in-process (the database limit);
    (b) creations per second through ``POST /api/v1/incidents`` with 8 clients, the median of
        three windows of 10 s, with Keel's CPU per creation and, on PostgreSQL, the database's;
-   (c) the framework ceiling: ``bench/ceiling_app.py`` (Django + ninja + gunicorn, constant
-       JSON) with the same workers and threads, and Keel's create rate as a ratio to it.
+   (c) the framework ceiling: ``bench/ceiling_app.py`` (Django + ninja, constant JSON) with the
+       same workers and threads, under gunicorn (the issue's ceiling) and under granian (the
+       server ``keel serve`` runs), and Keel's create rate as a ratio to each.
 3. In-process: the SLA sweep over the open incidents (100,000 at the default scale) as the
    minute-by-minute task runs it, and after an hour's backlog (both rolled back, so the
    database stays reusable); and a single-thread loop of ``actions.open_incident`` with its
@@ -538,40 +539,34 @@ def measure_creates(port: int, ctx: dict[str, Any], process: Any) -> float | Non
     return rate
 
 
-def measure_ceiling(workers: int, threads: int) -> float:
+def measure_ceiling(workers: int, threads: int, server_name: str = "gunicorn") -> float:
+    """Constant JSON through Django + ninja (``bench/ceiling_app.py``) with the same processes
+    and threads as Keel: under gunicorn (``gthread``), the issue's ceiling, or under granian,
+    the server ``keel serve`` runs."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(HERE),
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread",
-        "--keep-alive",
-        "5",
-        "--log-level",
-        "warning",
-        "ceiling_app:application",
-    ]
-    with server(command, port, "ceiling", "/api/ping") as ceiling:
+    if server_name == "gunicorn":
+        command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE)]
+        command += ["--bind", f"{HOST}:{port}", "--workers", str(workers)]
+        command += ["--threads", str(threads), "--worker-class", "gthread", "--keep-alive", "5"]
+        command += ["--log-level", "warning", "ceiling_app:application"]
+    else:
+        command = [sys.executable, "-m", "granian", "--working-dir", str(HERE)]
+        command += ["--host", HOST, "--port", str(port), "--interface", "wsgi", "--http", "1"]
+        command += ["--no-ws", "--workers", str(workers), "--blocking-threads", str(threads)]
+        command += ["--log-level", "warning", "ceiling_app:application"]
+    suffix = "" if server_name == "gunicorn" else f"_{server_name}"
+    with server(command, port, f"ceiling{suffix}", "/api/ping") as ceiling:
         request = loadgen.request_bytes("GET", "/api/ping", host=HOST, port=port)
         loadgen.run(HOST, port, lambda _c, _i: request, clients=CREATE_CLIENTS, seconds=1)
         cpu = server_cpu(ceiling)
         result = loadgen.run(HOST, port, lambda _c, _i: request, clients=CREATE_CLIENTS, seconds=5)
         cpu = server_cpu(ceiling) - cpu
-    log(f"ceiling: {result.summary()}")
+    log(f"ceiling ({server_name}): {result.summary()}")
     rate = result.rate(200)
     if result.ok(200):
-        emit("ceiling_ping_server_cpu", cpu / result.ok(200) * 1000, "ms", None)
+        emit(f"ceiling_ping{suffix}_server_cpu", cpu / result.ok(200) * 1000, "ms", None)
     emit(
-        "ceiling_ping_rate",
+        f"ceiling_ping{suffix}_rate",
         rate,
         "/s",
         None,
@@ -579,6 +574,7 @@ def measure_ceiling(workers: int, threads: int) -> float:
         clients=CREATE_CLIENTS,
         workers=workers,
         threads=threads,
+        server=server_name,
     )
     return rate
 
@@ -755,14 +751,18 @@ def main() -> int:
         failures += 1
         log(traceback.format_exc())
         emit("incident_list_sql_p95", None, "ms", None, error=str(exc)[:300])
-    try:
-        ceiling = measure_ceiling(workers, threads)
-        if create_rate:
-            emit("incident_create_vs_ceiling", create_rate / ceiling, "×", 0.15, better="higher")
-    except Exception as exc:
-        failures += 1
-        log(traceback.format_exc())
-        emit("ceiling_ping_rate", None, "/s", None, error=str(exc)[:300])
+    for server_name in ("gunicorn", "granian"):
+        suffix = "" if server_name == "gunicorn" else f"_{server_name}"
+        try:
+            ceiling = measure_ceiling(workers, threads, server_name)
+            if create_rate:
+                target = 0.15 if server_name == "gunicorn" else None
+                ratio = create_rate / ceiling
+                emit(f"incident_create_vs{suffix}_ceiling", ratio, "×", target, better="higher")
+        except Exception as exc:
+            failures += 1
+            log(traceback.format_exc())
+            emit(f"ceiling_ping{suffix}_rate", None, "/s", None, error=str(exc)[:300])
     set_aside_created()  # the sweep should see the seeded backlog, not this run's creations
     for step in (measure_sweep, measure_inprocess_creates):
         try:

@@ -5,7 +5,7 @@ turns rows into a :class:`~keel.core.calendar.CalendarSpec` and writes public ho
 
 Caching: computing a deadline must not cost queries, so specs are kept per process, keyed by
 calendar id. Whatever changes a calendar's periods or days calls :func:`invalidate` after commit,
-which refreshes this process at once; other processes (more gunicorn workers, the task
+which refreshes this process at once; other processes (more web processes, the task
 consumer) pick the change up within ``SPEC_TTL`` seconds.
 """
 

@@ -132,6 +132,7 @@ def test_serve_sizes_itself_to_the_database_and_the_cores(monkeypatch):
 
     monkeypatch.setattr(serve.os, "cpu_count", lambda: 4)
 
-    # SQLite: one writer at a time, so a process more than the cores; PostgreSQL: twice as many.
+    # SQLite: one writer at a time, so a process more than the cores and few threads each;
+    # PostgreSQL: a process per core, with threads to go on while requests wait on the database.
     assert (serve.default_workers("sqlite"), serve.default_threads("sqlite")) == (5, 2)
-    assert (serve.default_workers("postgresql"), serve.default_threads("postgresql")) == (9, 2)
+    assert (serve.default_workers("postgresql"), serve.default_threads("postgresql")) == (4, 4)
