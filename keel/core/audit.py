@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Model
@@ -152,9 +152,29 @@ def marker() -> str:
     return f"keel{secrets.token_hex(12)}"
 
 
+class FilledHash(NamedTuple):
+    """An event's hash as SQL (:func:`hash_sql`): the expression, its parameters (the event's
+    text between the values the database fills in), and which value fills each gap."""
+
+    sql: str
+    params: list[str]
+    fills: tuple[str, ...]  # "seq", "prev_hash" or a marker of ``filled``, in the text's order
+
+    def of(self, values: Mapping[str, str]) -> str:
+        """The hash the expression gives when the database fills in ``values`` (keyed as
+        :attr:`fills`, each as the text it writes): the caller's check of the database's
+        answer, without rendering the event again."""
+        gaps, last = self.params[:-1], self.params[-1]
+        text = [
+            part for gap, name in zip(gaps, self.fills, strict=True) for part in (gap, values[name])
+        ]
+        text.append(last)
+        return hashlib.sha256("".join(text).encode()).hexdigest()
+
+
 def hash_sql(
     fields: Mapping[str, Any], *, seq: str, prev_hash: str, filled: Mapping[str, str]
-) -> tuple[str, list[str]]:
+) -> FilledHash:
     """The hash :func:`sealed` gives ``fields`` (from :func:`prepared`), as an SQL expression
     and its parameters, for one statement that learns some hashed values only as it runs, so
     that the chain's head is held for that statement alone (PostgreSQL: ``sha256``).
@@ -167,6 +187,7 @@ def hash_sql(
     seq_mark, prev_mark = marker(), marker()
     payload = _payload({**fields, "seq": seq_mark, "prev_hash": prev_mark})
     expressions = {f'"{seq_mark}"': f"({seq})::text", prev_mark: prev_hash, **filled}
+    names = {f'"{seq_mark}"': "seq", prev_mark: "prev_hash"}
     places = sorted((payload.find(text), text) for text in expressions)
     if any(at < 0 or payload.count(text) != 1 for at, text in places):
         raise AuditError("each value the database fills in must appear once in the event")
@@ -179,7 +200,8 @@ def hash_sql(
         start = at + len(text)
     parts.append("%s")
     params.append(payload[start:])
-    return f"encode(sha256(convert_to({' || '.join(parts)}, 'UTF8')), 'hex')", params
+    sql = f"encode(sha256(convert_to({' || '.join(parts)}, 'UTF8')), 'hex')"
+    return FilledHash(sql, params, tuple(names.get(text, text) for _at, text in places))
 
 
 _ENTRY_KEYS = frozenset(

@@ -408,3 +408,38 @@ def test_an_event_is_hashed_from_exactly_its_hashed_fields():
         audit.compute_hash(**{k: v for k, v in fields.items() if k != "reason"})
     with pytest.raises(audit.AuditError, match="exactly these fields"):
         audit.compute_hash(**fields, extra="x")
+
+
+def test_a_hash_filled_in_by_the_database_is_the_events_own_hash():
+    """``hash_sql(…).of(values)``, the check of the database's answer, gives the hash the event
+    has once the values are in it: the text between the gaps is the event's own."""
+    object_mark, number_mark = audit.marker(), audit.marker()
+    at = timezone.now()
+    fields = {
+        "at": at,
+        "actor_id": 7,
+        "actor_label": 'Zhang "Wei" 张伟',
+        "action": "incident.opened",
+        "object_type": "incidents.incident",
+        "object_id": object_mark,
+        "object_repr": f"{number_mark}: laptop 100% broken \\ %s",
+        "changes": {"priority": [None, 2]},
+        "reason": "",
+        "request_id": "req-1",
+    }
+    filled = audit.hash_sql(
+        fields,
+        seq="o.seq + 1",
+        prev_hash="o.hash",
+        filled={object_mark: "i.id", number_mark: "i.n"},
+    )
+    real = {**fields, "object_id": "4711", "object_repr": "INC-000042: laptop 100% broken \\ %s"}
+
+    assert set(filled.fills) == {"seq", "prev_hash", object_mark, number_mark}
+    assert len(filled.params) == len(filled.fills) + 1
+    assert filled.of(
+        {"seq": "12", "prev_hash": "ab" * 32, object_mark: "4711", number_mark: "INC-000042"}
+    ) == audit.compute_hash(**real, seq=12, prev_hash="ab" * 32)
+    assert filled.of(
+        {"seq": "13", "prev_hash": "ab" * 32, object_mark: "4711", number_mark: "INC-000042"}
+    ) != audit.compute_hash(**real, seq=12, prev_hash="ab" * 32)

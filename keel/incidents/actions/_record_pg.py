@@ -8,8 +8,9 @@ audit event and the queued notices. Run outside a transaction, it is its own: th
 from the moment it takes them to its commit, inside the database, with no round trip at all.
 
 The rows are the ones ``next_number``, ``rows.insert``, ``audit.record`` and ``outbox.queue``
-write one statement at a time, built by the same code, and the event is sealed in Python too,
-so that a hash taken differently by the database is an error, not a broken chain found later.
+write one statement at a time, built by the same code, and Python takes the event's hash too,
+from the same text and the values the statement returns, so that a hash taken differently by
+the database is an error, not a broken chain found later.
 (SQLite holds one write lock for the whole transaction and its statements are calls, not round
 trips: it takes the plain path.)
 """
@@ -49,7 +50,7 @@ def record(
     actor: Any,
     changes: dict[str, Any],
     tasks: Sequence[Callable[..., Any]],
-) -> AuditEvent:
+) -> None:
     """Insert ``incident`` (its number taken here), its ``incident.opened`` event and ``tasks``
     (each queued with the incident's id), in one statement: outside a transaction, it commits
     by itself; inside one, it is one more statement of it."""
@@ -64,7 +65,7 @@ def record(
         at=incident.created_at,
     )
     incident.number = ""
-    hash_sql, hash_params = audit.hash_sql(
+    event_hash = audit.hash_sql(
         fields,
         seq="o.seq + 1",
         prev_hash="o.hash",
@@ -85,10 +86,10 @@ def record(
     sql = (
         f"WITH n AS ({_NEXT}), "
         f"i AS ({statement.head()}{row} RETURNING id, number), "
-        f"o AS ({_HEAD}), c AS ({_ADVANCE.format(hash=hash_sql)}), "
+        f"o AS ({_HEAD}), c AS ({_ADVANCE.format(hash=event_hash.sql)}), "
         f"e AS ({event_statement.head()}{event_row} RETURNING id)"
     )
-    params = [KEY, *params, *hash_params, *event_params]
+    params = [KEY, *params, *event_hash.params, *event_params]
     pending = [outbox.pending_task(task, 0) for task in tasks]
     if pending:
         task_rows = [
@@ -108,20 +109,10 @@ def record(
         row_read = cursor.fetchone()
     if row_read is None:
         raise audit.AuditError("the audit chain head is missing; run `keel migrate`")
-    pk, number, seq, prev_hash, hash_, event_pk, ids = row_read
+    pk, number, seq, prev_hash, hash_, _event_pk, ids = row_read
+    filled = {"seq": str(seq), "prev_hash": prev_hash, id_mark: str(pk), number_mark: number}
+    if event_hash.of(filled) != hash_:
+        raise audit.AuditError(f"event #{seq}: the database hashed it differently")
     incident.number = number
     rows.saved(incident, pk)
-    event = audit.sealed(
-        {**fields, "object_id": str(pk), "object_repr": f"{before}{number}{after}"},
-        int(seq),
-        prev_hash,
-    )
-    if event.hash != hash_:
-        raise audit.AuditError(f"event #{seq}: the database hashed it differently")
-    rows.saved(event, event_pk)
-    ids = sorted(ids or [])
-    for task, task_pk in zip(pending, ids, strict=True):
-        task.args = [pk]
-        rows.saved(task, task_pk)
-    outbox.queued(ids)
-    return event
+    outbox.queued(sorted(ids or []))

@@ -20,7 +20,7 @@ from keel.core.numbering import next_number
 from keel.core.permissions import require
 from keel.db import rows
 from keel.incidents import notify, sla
-from keel.incidents.actions import _record_pg
+from keel.incidents.actions import _record_pg, _record_sqlite
 from keel.incidents.actions._base import (
     TITLE_MAX,
     _check_version,
@@ -141,6 +141,9 @@ def open_incident(
         # rows stay locked for it alone. (Affected items take the one-at-a-time path: their
         # links are rows of their own.)
         _record_pg.record(incident, actor, changes, tasks)
+    elif connection.vendor == "sqlite" and not items:
+        # The same rows, rendered before SQLite's one write turn is taken.
+        _record_sqlite.record(incident, actor, changes, tasks)
     else:
         with transaction.atomic():
             incident.number = next_number("INC")

@@ -172,3 +172,41 @@ def test_a_recording_writes_in_one_statement_on_postgresql(requester):
         assert writes == ["WITH"]
     else:
         assert writes == ["UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE", "INSERT"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's one write turn")
+def test_sqlite_renders_the_rows_before_its_first_write(requester, monkeypatch):
+    """Rendering the rows (Python's share of a recording) happens before the first write, so
+    the write turn, from that write to the commit, is held for the statements alone."""
+    from keel.db import rows
+
+    service = ServiceFactory()
+    open_incident(requester=requester, service=service)
+    rendered: list[tuple[str, int]] = []  # what, and how many statements had run by then
+    real_prepared, real_rows = audit.prepared, rows.prepared
+
+    def watched_audit(*args, **kwargs):
+        rendered.append(("audit event", len(captured.captured_queries)))
+        return real_prepared(*args, **kwargs)
+
+    def watched_rows(obj, **kwargs):
+        rendered.append((type(obj).__name__, len(captured.captured_queries)))
+        return real_rows(obj, **kwargs)
+
+    monkeypatch.setattr(audit, "prepared", watched_audit)
+    monkeypatch.setattr(rows, "prepared", watched_rows)
+
+    with CaptureQueriesContext(connection) as captured:
+        incident = open_incident(requester=requester, service=service)
+
+    statements = [q["sql"] for q in captured.captured_queries]
+    first_write = next(i for i, sql in enumerate(statements) if sql.startswith("UPDATE"))
+    assert {what for what, _ in rendered} == {
+        "audit event",
+        "Incident",
+        "AuditEvent",
+        "PendingTask",
+    }
+    assert all(at <= first_write for _what, at in rendered), (rendered, statements)
+    assert Incident.objects.get(pk=incident.pk).number == incident.number
+    assert audit.verify().ok
