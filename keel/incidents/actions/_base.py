@@ -277,3 +277,24 @@ def _apply_rating(
     incident.rating, incident.rating_comment, incident.rated_at = rating, comment, now
     fields += ["rating", "rating_comment", "rated_at"]
     _event(incident, actor, EventKind.RATING, now, body=comment, public=True, rating=rating)
+
+
+def _opened_event(
+    incident: Incident, actor: Any, changes: dict[str, Any]
+) -> tuple[dict[str, Any], str, str]:
+    """The ``incident.opened`` event's hashed fields for an incident not yet written, for the
+    recording paths that fill in its id and number as they write (``_record_pg``,
+    ``_record_sqlite``): the fields, and the markers (:func:`audit.marker`) standing for the
+    id and the number in them."""
+    id_mark, number_mark = audit.marker(), audit.marker()
+    incident.number = number_mark
+    fields = audit.prepared(
+        actor,
+        "incident.opened",
+        incident,
+        object_id=id_mark,
+        changes=changes,
+        at=incident.created_at,
+    )
+    incident.number = ""
+    return fields, id_mark, number_mark

@@ -25,6 +25,7 @@ from keel.core.models import AuditChain, AuditEvent
 from keel.core.models import Sequence as Counter
 from keel.core.numbering import WIDTH
 from keel.db import prepared, rows
+from keel.incidents.actions._base import _opened_event
 from keel.incidents.models import Incident
 
 KEY = "INC"
@@ -54,17 +55,7 @@ def record(
     """Insert ``incident`` (its number taken here), its ``incident.opened`` event and ``tasks``
     (each queued with the incident's id), in one statement: outside a transaction, it commits
     by itself; inside one, it is one more statement of it."""
-    id_mark, number_mark = audit.marker(), audit.marker()
-    incident.number = number_mark
-    fields = audit.prepared(
-        actor,
-        "incident.opened",
-        incident,
-        object_id=id_mark,
-        changes=changes,
-        at=incident.created_at,
-    )
-    incident.number = ""
+    fields, id_mark, number_mark = _opened_event(incident, actor, changes)
     event_hash = audit.hash_sql(
         fields,
         seq="o.seq + 1",

@@ -23,6 +23,7 @@ from keel.core.models import AuditChain, AuditEvent
 from keel.core.models import Sequence as Counter
 from keel.core.numbering import format_number, next_value
 from keel.db import rows
+from keel.incidents.actions._base import _opened_event
 from keel.incidents.models import Incident
 
 KEY = "INC"
@@ -42,17 +43,7 @@ def record(
 ) -> None:
     """Insert ``incident`` (its number taken here), its ``incident.opened`` event and ``tasks``
     (each queued with the incident's id) in one transaction (or the caller's)."""
-    id_mark, number_mark = audit.marker(), audit.marker()
-    incident.number = number_mark
-    fields = audit.prepared(
-        actor,
-        "incident.opened",
-        incident,
-        object_id=id_mark,
-        changes=changes,
-        at=incident.created_at,
-    )
-    incident.number = ""
+    fields, id_mark, number_mark = _opened_event(incident, actor, changes)
     # Only the hashed text between the filled-in values is used here, not the SQL.
     event_hash = audit.hash_sql(fields, seq="", prev_hash="", filled={id_mark: "", number_mark: ""})
     before, after = fields["object_repr"].split(number_mark)
