@@ -2,8 +2,8 @@
 
 Granian reads and writes HTTP in Rust and calls Django only for the request itself: a constant
 JSON answer costs its process 0.22 ms of CPU against gunicorn's 0.47 ms (``gthread``, one
-worker, one client, on the 2-core benchmark machine), and recording an incident 15% more per
-second on SQLite. ``gunicorn keel.wsgi`` serves the same application where gunicorn is wanted.
+worker, one client, on the 2-core benchmark machine), and SQLite records 6-15% more incidents
+per second (alternating runs). ``gunicorn keel.wsgi`` serves the same application where gunicorn is wanted.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def default_threads(vendor: str) -> int:
     # about a millisecond on its one recording statement, and four threads keep the core busy
     # meanwhile. Fewer, busier processes also cost less CPU per request (caches stay warm).
     # Measured with granian, 8 clients recording incidents on 2 cores, alternating runs:
-    # SQLite 3 x 2 649-666/s, 2 x 4 627-646/s, 2 x 3 611-657/s; PostgreSQL 2 x 4 634-676/s
-    # (Keel 1.8 ms of CPU per create), 3 x 3 506-611/s, 5 x 2 534-580/s (2.4 ms).
+    # SQLite 3 x 2 649-666/s, 2 x 4 627-646/s, 2 x 3 611-657/s; PostgreSQL 2 x 4 634-691/s
+    # (Keel 1.8 ms of CPU per create), 4 x 2 608-624/s, 3 x 3 506-611/s, 5 x 2 534-580/s (2.4 ms).
     return 2 if vendor == "sqlite" else 4
 
 
