@@ -3,7 +3,8 @@
 Granian reads and writes HTTP in Rust and calls Django only for the request itself: a constant
 JSON answer costs its process 0.22 ms of CPU against gunicorn's 0.47 ms (``gthread``, one
 worker, one client, on the 2-core benchmark machine), and SQLite records 6-15% more incidents
-per second (alternating runs). ``gunicorn keel.wsgi`` serves the same application where gunicorn is wanted.
+per second (alternating runs). ``gunicorn keel.wsgi`` serves the same application where
+gunicorn is wanted.
 """
 
 from __future__ import annotations
