@@ -1,11 +1,13 @@
 """Statements PostgreSQL parses and plans once per connection, for the hottest writes.
 
-Django sends every statement as text with its values inlined (psycopg's client-side binding),
-so the database parses and plans it anew each time. For a long statement run on every request
-(recording an incident), parsing and planning cost the database a quarter of its work on it.
-:func:`cursor` sends the values apart and has the statement prepared on first use (psycopg's
-``prepare``); the connection keeps it until it closes. Anywhere else (SQLite) it is the ordinary
-cursor.
+By default Django sends every statement as text with its values inlined (psycopg's client-side
+binding), so the database parses and plans it anew each time. Keel's connections send values
+apart instead and let psycopg prepare a statement once it has run a few times on a connection
+(``keel.config.PG_PREPARE_AFTER``). For a long statement run on every request (recording an
+incident), parsing and planning cost the database a quarter of its work on it: :func:`cursor`
+has its statements prepared on first use (psycopg's ``prepare``), with a few more things right
+for it (below); the connection keeps them until it closes. Anywhere else (SQLite) it is the
+ordinary cursor.
 
 Behind PgBouncer in transaction mode, prepared statements need PgBouncer 1.21 or later with
 ``max_prepared_statements`` set; ``KEEL_PG_PREPARE=0`` turns them off.
@@ -73,8 +75,8 @@ def cursor(using: str = "default") -> Iterator[Any]:
         return
     connection.ensure_connection()
     if connection.connection.prepare_threshold is None:
-        # Django turns psycopg's preparing off (for poolers); on, but only where asked for. Its
-        # own cursors bind values on the client and never prepare.
+        # A connection configured without Keel's options (Django turns psycopg's preparing off,
+        # for poolers): on, but only where asked for.
         connection.connection.prepare_threshold = _ONLY_WHEN_ASKED
     raw = _Prepared(connection.connection)
     wrapper = _Logged if connection.queries_logged else CursorWrapper

@@ -71,6 +71,17 @@ def test_postgres_url_is_parsed_into_its_parts(tmp_path):
     assert db["CONN_MAX_AGE"] == 600
 
 
+def test_postgres_statements_are_prepared_after_a_few_runs_unless_turned_off(tmp_path):
+    url = {"DATABASE_URL": "postgres://keel:s3cret@db.example.com:5433/keel"}
+
+    on = load(url, tmp_path).database["OPTIONS"]
+    off = load({**url, "KEEL_PG_PREPARE": "0"}, tmp_path).database.get("OPTIONS", {})
+
+    assert on == {"server_side_binding": True, "prepare_threshold": 5}
+    assert "prepare_threshold" not in off
+    assert "server_side_binding" not in off
+
+
 @pytest.mark.parametrize("url", ["mysql://u:p@host/keel", "oracle://u:p@host/keel", "nosuch://x/y"])
 def test_unsupported_database_scheme_is_refused_naming_database_url(tmp_path, url):
     with pytest.raises(ConfigError, match=r"^DATABASE_URL: "):

@@ -46,12 +46,19 @@ def test_a_statement_is_prepared_once_whatever_the_size_of_its_numbers():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
-def test_django_s_own_statements_are_still_not_prepared():
-    _run([1])
-    for _ in range(10):
-        list(Sequence.objects.filter(key="INC"))
+def test_django_s_own_statements_are_prepared_once_run_a_few_times():
+    from keel.config import PG_PREPARE_AFTER
 
-    assert not [s for s in _prepared_here() if "core_sequence" in s]
+    def sequence_statements() -> list[str]:
+        return [s for s in _prepared_here() if "core_sequence" in s and "PREPARE" not in s]
+
+    for _ in range(PG_PREPARE_AFTER - 1):
+        list(Sequence.objects.filter(key="INC"))
+    assert sequence_statements() == []
+
+    for _ in range(PG_PREPARE_AFTER):
+        list(Sequence.objects.filter(key="INC"))
+    assert len(sequence_statements()) == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
