@@ -33,7 +33,10 @@ def default_threads(vendor: str) -> int:
     # meanwhile. Fewer, busier processes also cost less CPU per request (caches stay warm).
     # Measured with granian, 8 clients recording incidents on 2 cores, alternating runs:
     # SQLite 3 x 2 649-666/s, 2 x 4 627-646/s, 2 x 3 611-657/s; PostgreSQL 2 x 4 634-691/s
-    # (Keel 1.8 ms of CPU per create), 4 x 2 608-624/s, 3 x 3 506-611/s, 5 x 2 534-580/s (2.4 ms).
+    # (Keel 1.8 ms of CPU per create), 4 x 2 528-624/s, 3 x 3 506-611/s, 5 x 2 534-580/s (2.4 ms).
+    # The price on PostgreSQL: a client's kept-alive connection stays with one process, so with
+    # two processes one of them may hold three of four page viewers (the queue page's p95 with 4
+    # clients: 2 x 4 31-60 ms, 4 x 2 32-37 ms). ``--workers 4 --threads 2`` trades intake for it.
     return 2 if vendor == "sqlite" else 4
 
 
