@@ -54,6 +54,9 @@ def record(
     )
     event_at = {name: event_statement.attnames.index(name) for name in _FILLED}
     pending = [rows.prepared(outbox.pending_task(task, 0)) for task in tasks]
+    if pending:
+        args_at = pending[0][0].attnames.index("args")
+        adapt_args = dict(pending[0][0].adapters)[args_at]
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_NEXT, [KEY])
@@ -80,8 +83,7 @@ def record(
         cursor.execute(_SET_HEAD, [event_hash_value])
         ids = []
         for task_statement, task_values in pending:
-            args_at = task_statement.attnames.index("args")
-            task_values[args_at] = dict(task_statement.adapters)[args_at]([pk])
+            task_values[args_at] = adapt_args([pk])
             cursor.execute(task_statement.sql, task_values)
             ids.append(cursor.fetchone()[0])
         outbox.queued(ids)
