@@ -126,7 +126,7 @@ def parse_database(env: Mapping[str, str], base_dir: Path, var_dir: Path) -> dic
         }
         db["CONN_MAX_AGE"] = None
     elif engine in {"django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"}:
-        db["ENGINE"] = "django.db.backends.postgresql"
+        db["ENGINE"] = "keel.db.postgresql"
         db["CONN_MAX_AGE"] = parse_int(env, "KEEL_DB_CONN_MAX_AGE", 600, low=0, high=86400)
         db["CONN_HEALTH_CHECKS"] = True
         if parse_bool(env, "KEEL_PG_PREPARE", default=True):

@@ -64,7 +64,7 @@ def test_postgres_url_is_parsed_into_its_parts(tmp_path):
     config = load({"DATABASE_URL": "postgres://keel:s3cret@db.example.com:5433/keel"}, tmp_path)
 
     db = config.database
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "keel.db.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"]) == ("keel", "keel", "s3cret")
     assert (db["HOST"], db["PORT"]) == ("db.example.com", 5433)
     assert db["CONN_HEALTH_CHECKS"] is True
