@@ -28,12 +28,15 @@ GENESIS_HASH = "0" * 64
 # Events per INSERT statement in record_many(): 13 parameters each, well within every limit.
 BATCH_SIZE = 1000
 
-# The table name is the model's own constant, never input.
-_ADVANCE = f"UPDATE {AuditChain._meta.db_table} SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"  # noqa: S608
+# The table name is the model's own constant, never input. ADVANCE_SQL locks the head and takes
+# the next number; SET_HEAD_SQL, with the new last event's ``prev_hash`` and ``hash``, completes it.
+ADVANCE_SQL = (
+    f"UPDATE {AuditChain._meta.db_table} SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"  # noqa: S608
+)
 _ADVANCE_MANY = (
     f"UPDATE {AuditChain._meta.db_table} SET seq = seq + %s WHERE id = 1 RETURNING seq, hash"  # noqa: S608
 )
-_SET_HEAD = f"UPDATE {AuditChain._meta.db_table} SET hash = %s WHERE id = 1"  # noqa: S608
+SET_HEAD_SQL = f"UPDATE {AuditChain._meta.db_table} SET prev_hash = %s, hash = %s WHERE id = 1"  # noqa: S608
 
 
 class AuditError(RuntimeError):
@@ -119,12 +122,12 @@ def record(
         at=at,
     )
     with connection.cursor() as cursor:
-        cursor.execute(_ADVANCE)
+        cursor.execute(ADVANCE_SQL)
         row = cursor.fetchone()
     if row is None:
         raise AuditError("the audit chain head is missing; run `keel migrate`")
     event = sealed(fields, int(row[0]), row[1])
-    rows.insert(event, then=(_SET_HEAD, [event.hash]))
+    rows.insert(event, then=(SET_HEAD_SQL, [event.prev_hash, event.hash]))
     return event
 
 
@@ -274,7 +277,7 @@ def record_many(actor: Any, entries: Sequence[Mapping[str, Any]]) -> list[AuditE
             prev_hash = compute_hash(**fields)
             events.append(AuditEvent(**fields, hash=prev_hash))
         AuditEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
-        cursor.execute(_SET_HEAD, [prev_hash])
+        cursor.execute(SET_HEAD_SQL, [events[-1].prev_hash, prev_hash])
     return events
 
 
@@ -312,6 +315,7 @@ def _events() -> Iterator[AuditEvent]:
 def verify() -> VerifyResult:
     """Walk the whole chain; report the first event whose content or link does not hold."""
     expected_prev = GENESIS_HASH
+    last_link = ""  # the last event's prev_hash, which the head keeps too
     expected_seq = 1
     checked = 0
     for event in _events():
@@ -328,7 +332,7 @@ def verify() -> VerifyResult:
             return VerifyResult(
                 False, checked, event.seq, f"event #{event.seq} was altered after it was written"
             )
-        expected_prev = event.hash
+        expected_prev, last_link = event.hash, event.prev_hash
         expected_seq += 1
         checked += 1
     head = AuditChain.objects.filter(id=1).first()
@@ -340,5 +344,9 @@ def verify() -> VerifyResult:
             checked,
             checked + 1 if head.seq > checked else checked,
             f"the chain head says {head.seq} events but {checked} are present",
+        )
+    if head.prev_hash != last_link:
+        return VerifyResult(
+            False, checked, checked, f"the chain head's link does not match event #{checked}"
         )
     return VerifyResult(True, checked)

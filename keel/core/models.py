@@ -405,11 +405,17 @@ class AuditEvent(models.Model):
 
 
 class AuditChain(models.Model):
-    """The head of the audit chain: one row, locked while an event is appended."""
+    """The head of the audit chain: one row, locked while an event is appended.
+
+    ``seq`` and ``hash`` are the last event's; ``prev_hash`` is the last event's link to the one
+    before it, kept so that one statement advancing the head can return it (PostgreSQL's
+    ``RETURNING`` gives a row's new values only).
+    """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         default_permissions = ()

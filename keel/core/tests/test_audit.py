@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 
@@ -86,10 +87,21 @@ def test_each_event_links_to_the_hash_of_the_one_before(events):
     assert events[2].prev_hash == events[1].hash
 
 
-def test_chain_head_holds_the_last_events_sequence_and_hash(events):
+def test_chain_head_holds_the_last_events_sequence_hash_and_link(events):
     head = AuditChain.objects.get()
 
     assert (head.seq, head.hash) == (events[-1].seq, events[-1].hash)
+    assert head.prev_hash == events[-1].prev_hash == events[-2].hash
+
+
+def test_verify_finds_a_chain_head_whose_link_was_changed(events):
+    AuditChain.objects.filter(id=1).update(prev_hash=events[0].hash)
+
+    result = audit.verify()
+
+    assert not result.ok
+    assert result.broken_seq == events[-1].seq
+    assert "link" in result.problem
 
 
 def test_event_without_an_object_is_refused(actor):
@@ -320,7 +332,7 @@ def test_record_many_appends_a_chain_that_verifies(actor, requester):
         "bulk",
     )
     head = AuditChain.objects.get(id=1)
-    assert (head.seq, head.hash) == (2500, stored[-1].hash)
+    assert (head.seq, head.hash, head.prev_hash) == (2500, stored[-1].hash, stored[-2].hash)
     assert audit.verify() == audit.VerifyResult(True, 2500)
 
 
@@ -443,3 +455,17 @@ def test_a_hash_filled_in_by_the_database_is_the_events_own_hash():
     assert filled.of(
         {"seq": "13", "prev_hash": "ab" * 32, object_mark: "4711", number_mark: "INC-000042"}
     ) != audit.compute_hash(**real, seq=12, prev_hash="ab" * 32)
+
+
+def test_the_migration_gives_an_existing_chain_head_its_last_event_s_link(events):
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = importlib.import_module("keel.core.migrations.0004_audit_chain_prev_hash")
+    AuditChain.objects.filter(id=1).update(prev_hash="")  # as the column was added
+
+    migration.forwards(apps, SimpleNamespace(connection=connection))
+
+    assert AuditChain.objects.get(id=1).prev_hash == events[-1].prev_hash
+    assert audit.verify().ok

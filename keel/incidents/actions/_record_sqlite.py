@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from keel.core import audit, outbox
-from keel.core.models import AuditChain, AuditEvent
+from keel.core.models import AuditEvent
 from keel.core.models import Sequence as Counter
 from keel.core.numbering import format_number, next_value
 from keel.db import rows
@@ -29,8 +29,6 @@ from keel.incidents.models import Incident
 KEY = "INC"
 # The models' own tables, never input.
 _NEXT = f"UPDATE {Counter._meta.db_table} SET value = value + 1 WHERE key = %s RETURNING value"  # noqa: S608
-_ADVANCE = f"UPDATE {AuditChain._meta.db_table} SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"  # noqa: S608
-_SET_HEAD = f"UPDATE {AuditChain._meta.db_table} SET hash = %s WHERE id = 1"  # noqa: S608
 # The event's fields the writes fill in.
 _FILLED = ("seq", "object_id", "object_repr", "prev_hash", "hash")
 
@@ -65,7 +63,7 @@ def record(
         values[number_at] = number
         cursor.execute(statement.sql, values)
         pk = cursor.fetchone()[0]
-        cursor.execute(_ADVANCE)
+        cursor.execute(audit.ADVANCE_SQL)
         head = cursor.fetchone()
         if head is None:
             raise audit.AuditError("the audit chain head is missing; run `keel migrate`")
@@ -80,7 +78,7 @@ def record(
             event_values[event_at[name]] = value
         cursor.execute(event_statement.sql, event_values)
         cursor.fetchone()
-        cursor.execute(_SET_HEAD, [event_hash_value])
+        cursor.execute(audit.SET_HEAD_SQL, [prev_hash, event_hash_value])
         ids = []
         for task_statement, task_values in pending:
             task_values[args_at] = adapt_args([pk])

@@ -67,6 +67,8 @@ def test_the_opened_event_is_chained_and_the_chain_verifies():
     assert [e.object_repr.split(" ")[0] for e in events] == [first.number, second.number]
     assert events[1].prev_hash == events[0].hash
     assert events[1].changes["priority"] == [None, second.priority]
+    head = AuditChain.objects.get(id=1)
+    assert (head.seq, head.hash, head.prev_hash) == (events[1].seq, events[1].hash, events[0].hash)
     assert audit.verify().ok
 
 
