@@ -63,6 +63,7 @@ def test_a_page_is_handed_over_whole_and_the_request_is_finished(finished):
     assert len(finished) == 1  # closed before the server writes: nothing more to do
 
 
+@pytest.mark.django_db  # a finished request tidies the database connection
 def test_a_streamed_response_is_left_to_the_server_to_iterate_and_close(monkeypatch, finished):
     streamed = StreamingHttpResponse(iter([b"a,b\n", b"1,2\n"]))
     monkeypatch.setattr(wsgi, "django_application", lambda environ, start: streamed)
@@ -76,6 +77,7 @@ def test_a_streamed_response_is_left_to_the_server_to_iterate_and_close(monkeypa
     assert len(finished) == 1
 
 
+@pytest.mark.django_db
 def test_a_whole_response_is_closed_even_when_its_content_cannot_be_read(monkeypatch, finished):
     class Broken(HttpResponse):
         @property
