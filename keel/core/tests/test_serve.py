@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from http.client import HTTPConnection
 
 import pytest
 
-from keel.core.management.commands.serve import Command
+from keel.core.management.commands.serve import Command, DeliberateShape
 
 
 def _free_port() -> int:
@@ -32,14 +33,14 @@ def test_the_server_is_granian_serving_keels_wsgi_application():
     assert server.log_access
 
 
-@pytest.fixture
-def served(tmp_path):
-    """``keel serve`` in a process of its own, on a free port and a database of its own."""
+@contextmanager
+def _serving(tmp_path, *options: str):
+    """``keel serve`` in a process of its own, on a free port and a database of its own, until
+    it answers; killed afterwards if still running."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["KEEL_VAR_DIR"] = str(tmp_path)
-    command = [sys.executable, "-m", "keel", "serve", "--port", str(port)]
-    command += ["--workers", "1", "--threads", "2", "--access-log"]
+    command = [sys.executable, "-m", "keel", "serve", "--port", str(port), *options]
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 (our own command line)
@@ -58,6 +59,30 @@ def served(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def served(tmp_path):
+    with _serving(tmp_path, "--workers", "1", "--threads", "2", "--access-log") as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("options", "warned"),
+    [((), False), (("--workers", str((os.cpu_count() or 1) + 2)), True)],
+    ids=["keel-s-own-count", "a-count-given-by-hand"],
+)
+def test_granian_warns_of_more_processes_than_cores_only_when_given_by_hand(
+    tmp_path, options, warned
+):
+    # On SQLite Keel's own count is one more than the cores, on purpose (serve.default_workers).
+    with _serving(tmp_path, *options) as (_port, process, log):
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    text = log.read_text()
+
+    assert "Listening at" in text
+    assert (DeliberateShape.WARNING in text) is warned
 
 
 def test_keel_serve_answers_on_one_kept_alive_connection_and_stops_on_sigterm(served):

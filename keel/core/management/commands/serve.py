@@ -9,6 +9,7 @@ gunicorn is wanted.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -40,6 +41,16 @@ def default_threads(vendor: str) -> int:
     return 2 if vendor == "sqlite" else 4
 
 
+class DeliberateShape(logging.Filter):
+    """Drops granian's warning that more processes than cores may slow it down, where Keel chose
+    them on purpose (SQLite: see :func:`default_workers`); a count given by hand still warns."""
+
+    WARNING = "Configured number of workers appears to be higher than the amount of CPU cores"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.WARNING)
+
+
 class Command(BaseCommand):
     help = "Serve Keel with granian (and, with --worker, one background worker beside it)."
 
@@ -56,8 +67,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django.db import connection
 
-        workers = options["workers"]
-        workers = default_workers(connection.vendor) if workers is None else workers
+        chosen = options["workers"]
+        workers = default_workers(connection.vendor) if chosen is None else chosen
         threads = options["threads"]
         threads = default_threads(connection.vendor) if threads is None else threads
         if workers < 1 or threads < 1:
@@ -65,6 +76,8 @@ class Command(BaseCommand):
         server = self.server(
             options["host"], options["port"], workers, threads, access_log=options["access_log"]
         )
+        if chosen is None:
+            logging.getLogger("_granian").addFilter(DeliberateShape())  # after granian's set-up
         bind = f"{options['host']}:{options['port']}"
         worker_process = None
         if options["worker"]:
