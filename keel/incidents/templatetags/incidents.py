@@ -95,7 +95,7 @@ def response_clock(incident: Any, now: datetime) -> sla.Clock:
     return sla.Clock(sla.State.OK, incident.respond_by, left)
 
 
-def _badge(clock: sla.Clock, label: str) -> SafeString:
+def _badge(clock: sla.Clock, label: str, text: str | None = None) -> SafeString:
     title = label
     if clock.deadline is not None:
         title = f"{label}: {_local(clock.deadline)}"
@@ -103,14 +103,35 @@ def _badge(clock: sla.Clock, label: str) -> SafeString:
         '<span class="sla sla-{}" title="{}"><span class="sla-dot" aria-hidden="true"></span>{}</span>',
         clock.state,
         title,
-        _clock_text(clock),
+        _clock_text(clock) if text is None else text,
     )
 
 
+def _response_text(clock: sla.Clock) -> str:
+    seconds = clock.seconds_left or 0
+    if seconds < 0:
+        return _("Response %(time)s overdue") % {"time": duration(seconds)}
+    return _("Respond within %(time)s") % {"time": duration(seconds)}
+
+
 @register.simple_tag(takes_context=True)
-def sla_badge(context: Any, incident: Any) -> SafeString:
-    """The resolution clock as a coloured badge: time left or over, paused, met or missed."""
-    return _badge(sla.resolution_clock(incident, _now(context)), _("Resolve by"))
+def sla_badge(context: Any, incident: Any, with_deadline: bool = False) -> SafeString:
+    """The clock that matters now, as a coloured badge: the response clock while the first
+    response is awaited ("Respond within 40 min"), else the resolution clock (time left or over,
+    paused, met or missed). ``with_deadline`` adds that clock's deadline on a line of its own."""
+    now = _now(context)
+    awaited = response_clock(incident, now)
+    if awaited.seconds_left is not None:  # running: no one has answered the open incident yet
+        label, clock, text = _("Respond by"), awaited, _response_text(awaited)
+    else:
+        clock = sla.resolution_clock(incident, now)
+        label, text = _("Resolve by"), _clock_text(clock)
+    badge = _badge(clock, label, text)
+    if not with_deadline or clock.deadline is None:
+        return badge
+    return format_html(
+        '{}<span class="cell-sub">{} {}</span>', badge, label, _local(clock.deadline)
+    )
 
 
 @register.simple_tag(takes_context=True)

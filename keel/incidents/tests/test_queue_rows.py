@@ -118,7 +118,7 @@ def test_rows_follow_the_readers_language_and_time_zone(client_for, desk_agent, 
 
     assert "Unassigned" in english
     assert "Unassigned" not in chinese
-    shanghai = timezone.localtime(incident.resolve_by, timezone.get_fixed_timezone(8 * 60))
+    shanghai = timezone.localtime(incident.respond_by, timezone.get_fixed_timezone(8 * 60))
     assert shanghai.strftime("%Y-%m-%d %H:%M") in chinese
 
 

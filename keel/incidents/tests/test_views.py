@@ -459,7 +459,7 @@ def test_queue_shows_counts_sla_state_and_priority(client_for, desk_agent, incid
     assert incident.number in body
     assert 'class="prio prio-3"' in body
     assert 'class="sla sla-ok"' in body
-    assert "left" in body
+    assert "Respond within" in body  # no one has answered yet
     tabs = {t["key"]: t["count"] for t in response.context["tabs"]}
     assert tabs["open"] == 1
     assert tabs["unassigned"] == 1
@@ -473,6 +473,40 @@ def test_breached_incident_shows_red_with_time_over(client_for, desk_agent, serv
     assert late.number in body
     assert 'class="sla sla-breached"' in body
     assert "overdue" in body
+
+
+@pytest.mark.django_db
+def test_queue_shows_the_response_clock_until_someone_answers_then_the_resolution_clock(
+    client_for, desk_agent, incident
+):
+    def sla_cell():
+        body = client_for(desk_agent).get(url("incidents:queue")).content.decode()
+        return re.search(r'<td class="nowrap cell-sla">(.*?)</td>', body, re.S).group(1)
+
+    local = timezone.localtime
+    awaited = sla_cell()
+    assert "Respond within" in awaited
+    assert f"Respond by {local(incident.respond_by):%Y-%m-%d %H:%M}" in awaited
+
+    actions.assign(actor=desk_agent, incident=incident, assignee=desk_agent)  # a first response
+    answered = sla_cell()
+    assert "Respond" not in answered
+    assert " left" in answered
+    assert f"Resolve by {local(incident.resolve_by):%Y-%m-%d %H:%M}" in answered
+
+
+@pytest.mark.django_db
+def test_a_late_first_response_shows_as_overdue_in_the_queue(client_for, desk_agent, service):
+    open_incident(service=service, at=timezone.now() - timedelta(days=30))
+    body = client_for(desk_agent).get(url("incidents:queue")).content.decode()
+    assert 'class="sla sla-breached"' in body
+    assert re.search(r"Response \d+ d \d+ h overdue", body)
+
+    desk_agent.language = "zh-hans"
+    desk_agent.save(update_fields=["language"])
+    body = client_for(desk_agent).get(url("incidents:queue")).content.decode()
+    assert re.search(r"响应已逾期 \d+ 天 \d+ 小时", body)
+    assert "响应期限" in body
 
 
 @pytest.mark.django_db
@@ -913,4 +947,4 @@ def test_pages_are_translated_into_chinese(client_for, requester, desk_agent, in
     assert "报告问题" in client_for(requester).get(url("portal:report")).content.decode()
     queue = client_for(desk_agent).get(url("incidents:queue")).content.decode()
     assert "事件" in queue
-    assert re.search(r"剩余|逾期", queue)
+    assert re.search(r"剩余|逾期|内响应", queue)
