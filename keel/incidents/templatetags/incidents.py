@@ -111,13 +111,13 @@ def _response_text(clock: sla.Clock) -> str:
     seconds = clock.seconds_left or 0
     if seconds < 0:
         return _("Response %(time)s overdue") % {"time": duration(seconds)}
-    return _("Respond within %(time)s") % {"time": duration(seconds)}
+    return _("Response due in %(time)s") % {"time": duration(seconds)}
 
 
 @register.simple_tag(takes_context=True)
 def sla_badge(context: Any, incident: Any, with_deadline: bool = False) -> SafeString:
     """The clock that matters now, as a coloured badge: the response clock while the first
-    response is awaited ("Respond within 40 min"), else the resolution clock (time left or over,
+    response is awaited ("Response due in 40 min"), else the resolution clock (time left or over,
     paused, met or missed). ``with_deadline`` adds that clock's deadline on a line of its own."""
     now = _now(context)
     awaited = response_clock(incident, now)

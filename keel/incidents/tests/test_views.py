@@ -459,7 +459,7 @@ def test_queue_shows_counts_sla_state_and_priority(client_for, desk_agent, incid
     assert incident.number in body
     assert 'class="prio prio-3"' in body
     assert 'class="sla sla-ok"' in body
-    assert "Respond within" in body  # no one has answered yet
+    assert "Response due in" in body  # no one has answered yet
     tabs = {t["key"]: t["count"] for t in response.context["tabs"]}
     assert tabs["open"] == 1
     assert tabs["unassigned"] == 1
@@ -485,7 +485,7 @@ def test_queue_shows_the_response_clock_until_someone_answers_then_the_resolutio
 
     local = timezone.localtime
     awaited = sla_cell()
-    assert "Respond within" in awaited
+    assert "Response due in" in awaited
     assert f"Respond by {local(incident.respond_by):%Y-%m-%d %H:%M}" in awaited
 
     actions.assign(actor=desk_agent, incident=incident, assignee=desk_agent)  # a first response
@@ -947,4 +947,4 @@ def test_pages_are_translated_into_chinese(client_for, requester, desk_agent, in
     assert "报告问题" in client_for(requester).get(url("portal:report")).content.decode()
     queue = client_for(desk_agent).get(url("incidents:queue")).content.decode()
     assert "事件" in queue
-    assert re.search(r"剩余|逾期|内响应", queue)
+    assert "响应剩余" in queue  # no one has answered yet
