@@ -32,6 +32,7 @@ from keel.cmdb.models import CIType, ConfigurationItem
 from keel.core.errors import DomainError, FieldError, NotFound, StaleVersion
 from keel.core.models import Team, User
 from keel.core.permissions import is_staff_member
+from keel.web.htmx import is_htmx, varies_with_htmx
 
 PAGE_SIZE = 50
 GRAPH_NODES = 300
@@ -48,13 +49,6 @@ def _require_staff(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
-
-
 def _messages_of(exc: DomainError) -> list[str]:
     return [str(m) for _f, m in exc.errors] or [str(exc.message)]
 
@@ -63,6 +57,7 @@ def _messages_of(exc: DomainError) -> list[str]:
 
 
 @login_required
+@varies_with_htmx
 def item_list(request: HttpRequest) -> HttpResponse:
     """Every item staff may see, filtered by type, status, team and text, 50 a page."""
     _require_staff(request)
@@ -88,7 +83,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
         context["previous_url"] = (
             f"{base}?{urlencode({**params, 'page': page.previous_page_number()})}"
         )
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "cmdb/_table.html", context)
     context.update(
         {
@@ -293,12 +288,13 @@ def _render_item(
         context["can_remove_relation"] = user.has_perm("cmdb.delete_relation")
         if user.has_perm("cmdb.add_relation") and item.status != Status.RETIRED:
             context["relation_form"] = relation_form or forms.RelationForm()
-    if _is_htmx(request) and request.GET.get("part") == "impact" and "impact" in context:
+    if is_htmx(request) and request.GET.get("part") == "impact" and "impact" in context:
         return render(request, "cmdb/_impact.html", context)
     return render(request, "cmdb/item.html", context, status=status)
 
 
 @login_required
+@varies_with_htmx
 def item_detail(request: HttpRequest, ref: str) -> HttpResponse:
     """An item: its attributes, relations, impact (graph and table) and history."""
     return _render_item(request, _item_or_404(request, ref))

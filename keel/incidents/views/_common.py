@@ -1,4 +1,4 @@
-"""What every incident page shares: who counts as an agent, htmx requests, the scoped fetch."""
+"""What every incident page shares: who counts as an agent, the scoped fetch."""
 
 from __future__ import annotations
 
@@ -25,14 +25,6 @@ def is_agent(user: Any) -> bool:
 def require_agent(request: HttpRequest) -> None:
     if not is_agent(request.user):
         raise PermissionDenied
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    """An htmx swap (not the full page htmx asks for when it restores history)."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
 
 
 def incident_or_404(request: HttpRequest, number: str) -> Incident:

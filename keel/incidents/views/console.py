@@ -24,8 +24,9 @@ from keel.core.models import Team, User
 from keel.core.permissions import sees_all, team_ids_of
 from keel.incidents import actions, forms, queries
 from keel.incidents.lifecycle import Status
-from keel.incidents.views._common import is_htmx, require_agent
+from keel.incidents.views._common import require_agent
 from keel.incidents.views._queue_rows import queue_rows
+from keel.web.htmx import is_htmx, varies_with_htmx
 from keel.web.views import safe_next
 
 FILTER_OPTIONS = ("statuses", "priorities", "services", "teams", "categories", "people")
@@ -77,6 +78,7 @@ def _filter_options(user: Any) -> dict[str, Any]:
 
 
 @login_required
+@varies_with_htmx
 def queue(request: HttpRequest) -> HttpResponse:
     """The console: queues with counts, filters, and the table (alone for htmx requests)."""
     require_agent(request)

@@ -17,7 +17,8 @@ from keel.core import queries as people
 from keel.core.errors import DomainError, FieldError, NotFound
 from keel.incidents import actions, contacts
 from keel.incidents.forms.contacts import CHANNEL_CHOICES, ContactForm
-from keel.incidents.views._common import incident_url, is_htmx
+from keel.incidents.views._common import incident_url
+from keel.web.htmx import is_htmx, varies_with_htmx
 
 
 def _require_reader(request: HttpRequest) -> None:
@@ -45,6 +46,7 @@ def _record(request: HttpRequest, form: ContactForm) -> HttpResponse | None:
 
 
 @login_required
+@varies_with_htmx
 def contact_list(request: HttpRequest) -> HttpResponse:
     """Recent contacts (filters: channel, resolved at first contact, dates) and, for agents, the
     form to log one. An htmx request gets the table alone."""
