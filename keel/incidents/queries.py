@@ -484,6 +484,11 @@ def incident_for(viewer: Any, number: str) -> Incident:
     return get_visible(qs, viewer, number=(number or "").strip().upper())
 
 
+def may_see(viewer: Any, pk: int) -> bool:
+    """Whether the incident (still) lies within what the viewer may see."""
+    return visible(Incident.objects.filter(pk=pk), viewer).exists()
+
+
 def timeline(incident: Incident, *, staff: bool) -> QuerySet[IncidentEvent]:
     """The incident's events, oldest first; requesters see only the public ones."""
     events = incident.events.select_related("actor")

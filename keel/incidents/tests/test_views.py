@@ -764,6 +764,54 @@ def test_assign_to_another_team_needs_a_reason_and_counts(client_for, desk_agent
 
 
 @pytest.mark.django_db
+def test_an_incident_given_to_a_team_out_of_view_leads_to_the_queue_saying_where_it_went(
+    client_for, desk_agent, incident
+):
+    other = ServiceFactory().team
+    other.name = "Network"
+    other.save(update_fields=["name"])
+    client = client_for(desk_agent)
+
+    response = client.post(
+        act(incident, "assign"),
+        {"version": 1, "team": other.pk, "assignee": "", "reason": "Network fault"},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(url("incidents:queue"), 302)]
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f"{incident.number} is now with Network and has left your view." in body
+    assert client.get(detail(incident)).status_code == 404  # out of their view indeed
+
+
+@pytest.mark.django_db
+def test_an_incident_given_to_a_team_still_in_view_stays_on_its_page(
+    client_for, lead, desk_agent, incident, service
+):
+    response = client_for(lead).post(
+        act(incident, "assign"),
+        {"version": 1, "team": service.team.pk, "assignee": desk_agent.pk, "reason": ""},
+    )
+    assert response.status_code == 302
+    assert response.url == detail(incident)
+
+
+@pytest.mark.django_db
+def test_opening_a_form_s_address_leads_to_the_incident_page(client_for, desk_agent, incident):
+    client = client_for(desk_agent)
+    response = client.get(act(incident, "reject"))
+    assert (response.status_code, response.url) == (302, detail(incident))
+    assert client.get(act(incident, "explode")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_opening_a_form_s_address_of_an_incident_out_of_view_is_404(client_for, incident):
+    stranger = agent_in(ServiceFactory().team)
+    assert client_for(stranger).get(act(incident, "reject")).status_code == 404
+
+
+@pytest.mark.django_db
 def test_reassignment_count_is_shown(client_for, lead, desk_agent, incident, service):
     colleague = agent_in(service.team)
     actions.assign(actor=lead, incident=incident, assignee=desk_agent)

@@ -20,7 +20,6 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
 from keel.core.errors import DomainError, FieldError, NotFound, StaleVersion
 from keel.core.permissions import is_staff_member, team_ids_of
@@ -322,13 +321,18 @@ ANCHORS |= dict.fromkeys(["major", "communicate", "link", "review", "review-acti
 
 
 @login_required
-@require_POST
 def act(request: HttpRequest, number: str, key: str) -> HttpResponse:
-    """Post one form of the incident page: a step, a comment, work, a file, the review…"""
+    """Post one form of the incident page: a step, a comment, work, a file, the review…
+
+    A form that failed is shown at its own address; reloading that address later, or opening
+    it from the history, leads back to the incident page.
+    """
     try:
         form_class, action, done = POSTS[key]
     except KeyError:
         raise Http404 from None
+    if request.method != "POST":
+        return redirect(incident_url(incident_or_404(request, number).number))
     incident = incident_or_404(request, number)
     form = form_class(request.POST, request.FILES, incident=incident, user=request.user)
     if not form.is_valid():
@@ -356,8 +360,20 @@ def act(request: HttpRequest, number: str, key: str) -> HttpResponse:
     if key == "review" and form.values().get("complete"):
         done = gettext_lazy("Review completed; the incident may now close.")
     messages.success(request, done)
+    if not queries.may_see(request.user, incident.pk):
+        # Given to a team outside the agent's view: their work on it is done; say where it went.
+        messages.info(request, _passed_on(incident))
+        return redirect("incidents:queue")
     anchor = ANCHORS.get(key)
     return redirect(incident_url(incident.number) + (f"#{anchor}" if anchor else ""))
+
+
+def _passed_on(incident: Incident) -> str:
+    team = Incident.objects.filter(pk=incident.pk).values_list("team__name", flat=True).first()
+    return _("%(number)s is now with %(team)s and has left your view.") % {
+        "number": incident.number,
+        "team": team or "—",
+    }
 
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
