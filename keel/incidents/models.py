@@ -127,6 +127,9 @@ class Incident(models.Model):
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # When the requester confirmed a resolution that could not close yet (a major incident
+    # waiting for its review); it closes as the review is completed.
+    confirmed_at = models.DateTimeField(_("resolution confirmed"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
 
     respond_by = models.DateTimeField(_("respond by"), null=True, blank=True)

@@ -225,16 +225,22 @@ def resolve(
     return incident
 
 
-def _require_review_done(incident: Incident) -> None:
-    if incident.is_major:
-        review = PostIncidentReview.objects.filter(
+def _review_pending(incident: Incident) -> bool:
+    """Whether the incident is major and its post-incident review is not completed yet."""
+    return (
+        incident.is_major
+        and not PostIncidentReview.objects.filter(
             incident=incident, completed_at__isnull=False
-        ).first()
-        if review is None:
-            raise InvalidTransition(
-                _("A major incident closes only after its post-incident review is completed."),
-                errors=[("review", _("Complete the post-incident review first."))],
-            )
+        ).exists()
+    )
+
+
+def _require_review_done(incident: Incident) -> None:
+    if _review_pending(incident):
+        raise InvalidTransition(
+            _("A major incident closes only after its post-incident review is completed."),
+            errors=[("review", _("Complete the post-incident review first."))],
+        )
 
 
 @transaction.atomic
@@ -246,11 +252,33 @@ def confirm(
     comment: str = "",
     version: int | None = None,
 ) -> Incident:
-    """The requester (or an agent for them) confirms the fix; the incident closes."""
+    """The requester (or an agent for them) confirms the fix; the incident closes.
+
+    A major incident whose review is not completed stays resolved: the confirmation (and the
+    rating) is kept, and the incident closes as its review is completed.
+    """
     _require_step(actor, incident, "confirm")
     _check_version(incident, version)
-    _require_review_done(incident)
     now = timezone.now()
+    if _review_pending(incident):
+        if incident.confirmed_at is not None:
+            raise InvalidTransition(_("The resolution is already confirmed."))
+        fields = ["confirmed_at"]
+        incident.confirmed_at = now
+        if rating is not None:
+            _apply_rating(incident, actor, rating, comment, now, fields)
+        _save(incident, fields, now)
+        _record_step(
+            incident,
+            actor,
+            now,
+            "incident.confirmed",
+            old=Status.RESOLVED,
+            new=Status.RESOLVED,
+            confirmed=True,
+            awaiting_review=True,
+        )
+        return incident
     fields = ["closed_at"]
     incident.closed_at = now
     _set_status(incident, Status.CLOSED, fields)
@@ -309,9 +337,9 @@ def _reopen(
             )
     now = timezone.now()
     before = incident.status
-    fields = ["reopen_count", "resolved_at", "closed_at", "resolution_code"]
+    fields = ["reopen_count", "resolved_at", "closed_at", "confirmed_at", "resolution_code"]
     incident.reopen_count += 1
-    incident.resolved_at = incident.closed_at = None
+    incident.resolved_at = incident.closed_at = incident.confirmed_at = None
     incident.resolution_code = ""
     _set_status(incident, Status.IN_PROGRESS, fields)
     _unpause(incident, now, fields)

@@ -254,6 +254,18 @@ def event_line(event: Any) -> SafeString:
         # A status change imported from another tool's log: its own words for it.
         return format_html("{}", _("Status in the source: %(activity)s") % data)
     if kind == EventKind.STATUS:
+        if data.get("awaiting_review"):
+            return format_html(
+                "{}",
+                _(
+                    "Confirmed the resolution; the incident closes once its post-incident "
+                    "review is completed."
+                ),
+            )
+        if data.get("review_completed"):
+            return format_html(
+                "{}", _("Completed the post-incident review; the confirmed incident is closed.")
+            )
         if data.get("confirmed"):
             return format_html("{}", _("Confirmed the resolution; the incident is closed."))
         if data.get("reopened") and data.get("old") == Status.RESOLVED:

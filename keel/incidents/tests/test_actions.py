@@ -894,14 +894,57 @@ def test_review_actions_belong_to_major_incidents(incident, lead):
         actions.add_review_action(actor=lead, incident=incident, description="x", owner=lead)
 
 
-def test_a_major_incident_cannot_be_confirmed_before_its_review(major, lead, requester):
+def test_a_major_incident_confirmed_before_its_review_stays_resolved_with_the_word_kept(
+    major, lead, requester
+):
     resolved(major, lead)
 
-    with pytest.raises(InvalidTransition) as refused:
-        actions.confirm(actor=requester, incident=major)
+    actions.confirm(actor=requester, incident=major, rating=4, comment="Back to work")
 
-    assert fields_of(refused.value) == ["review"]
+    stored = fresh(major)
+    assert stored.status == Status.RESOLVED
+    assert stored.confirmed_at is not None
+    assert (stored.rating, stored.rating_comment) == (4, "Back to work")
+    assert last_event().action == "incident.confirmed"
+    line = IncidentEvent.objects.filter(incident=major, kind=EventKind.STATUS).last()
+    assert (line.data["awaiting_review"], line.public) == (True, True)
+    with pytest.raises(InvalidTransition):  # once is enough
+        actions.confirm(actor=requester, incident=fresh(major))
+
+
+def test_completing_the_review_closes_a_major_incident_its_requester_confirmed(
+    major, lead, requester
+):
+    resolved(major, lead)
+    actions.confirm(actor=requester, incident=fresh(major))
+
+    complete_review(fresh(major), lead)
+
+    stored = fresh(major)
+    assert stored.status == Status.CLOSED
+    assert stored.closed_at is not None
+    assert last_event().action == "incident.closed"
+    assert last_event().changes["status"] == [Status.RESOLVED, Status.CLOSED]
+
+
+def test_completing_the_review_of_an_unconfirmed_major_incident_leaves_it_resolved(major, lead):
+    resolved(major, lead)
+
+    complete_review(fresh(major), lead)
+
     assert fresh(major).status == Status.RESOLVED
+
+
+def test_a_rejected_resolution_forgets_the_earlier_confirmation(major, lead, requester):
+    resolved(major, lead)
+    actions.confirm(actor=requester, incident=fresh(major))
+    actions.reject(actor=requester, incident=fresh(major), reason="It failed again")
+    resolved(fresh(major), lead)
+
+    complete_review(fresh(major), lead)
+
+    stored = fresh(major)
+    assert (stored.status, stored.confirmed_at) == (Status.RESOLVED, None)
 
 
 def test_a_major_incident_cannot_be_closed_before_its_review(major, lead):

@@ -949,9 +949,9 @@ def test_major_incident_updates_children_and_review_before_closure(
     actions.resolve(
         actor=lead, incident=refreshed(major), code="fixed", notes="Restarted the switch."
     )
-    blocked = client.post(act(major, "confirm"), {"version": refreshed(major).version})
-    assert blocked.status_code == 409
-    assert "closes only after its post-incident review is completed" in blocked.content.decode()
+    closing = client.post(act(major, "close"), {})
+    assert closing.status_code == 409
+    assert "closes only after its post-incident review is completed" in closing.content.decode()
     incomplete = client.post(act(major, "review"), {"timeline": "10:00 down", "complete": "1"})
     assert incomplete.status_code == 422
     assert "Fill this in before completing the review." in incomplete.content.decode()
@@ -972,6 +972,31 @@ def test_major_incident_updates_children_and_review_before_closure(
     response = client.post(act(major, "confirm"), {"version": refreshed(major).version})
     assert response.status_code == 302
     assert refreshed(major).status == Status.CLOSED
+
+
+@pytest.mark.django_db
+def test_the_requester_confirms_a_major_incident_before_its_review_and_is_told_what_follows(
+    client_for, lead, requester, service
+):
+    major = open_incident(requester=requester, service=service, impact=1, urgency=1)
+    actions.declare_major(actor=lead, incident=major, manager=lead)
+    actions.resolve(actor=lead, incident=refreshed(major), code="fixed", notes="New switch.")
+    owner = client_for(requester)
+    assert "Is it fixed?" in owner.get(detail(major)).content.decode()
+
+    response = owner.post(
+        act(major, "confirm"), {"version": refreshed(major).version, "rating": "5"}, follow=True
+    )
+
+    page = response.content.decode()
+    assert response.redirect_chain == [(detail(major), 302)]
+    assert "The team closes the incident once its post-incident review is completed." in page
+    assert "You confirmed the fix." in page
+    assert "Is it fixed?" not in page  # not asked twice
+    assert "Confirmed the resolution; the incident closes once its post-incident" in page
+    assert refreshed(major).status == Status.RESOLVED
+    staff_page = client_for(lead).get(detail(major)).content.decode()
+    assert 'data-step="confirm"' not in staff_page
 
 
 @pytest.mark.django_db

@@ -92,7 +92,11 @@ def _render_incident(
         "staff": staff,
         "affected_cis": _affected_cis(incident),
     }
-    steps = [s for s in lifecycle.available(incident.status) if _may_take(user, incident, s)]
+    steps = [
+        s
+        for s in lifecycle.available(incident.status)
+        if _may_take(user, incident, s) and not (s.name == "confirm" and incident.confirmed_at)
+    ]
     if not staff:
         may_write = is_requester and not is_final
         context.update(
@@ -101,7 +105,9 @@ def _render_incident(
                 "comment_form": make(forms.CommentForm) if may_write else None,
                 "attach_form": make(forms.AttachmentForm) if may_write else None,
                 "confirm_form": make(forms.ConfirmForm)
-                if is_requester and incident.status == Status.RESOLVED
+                if is_requester
+                and incident.status == Status.RESOLVED
+                and incident.confirmed_at is None
                 else None,
                 "reject_form": make(forms.RejectForm)
                 if is_requester and incident.status == Status.RESOLVED
@@ -358,7 +364,17 @@ def act(request: HttpRequest, number: str, key: str) -> HttpResponse:
         message = exc.message if not isinstance(exc, FieldError) else ""
         return _render_incident(request, fresh, bound=form, error=message, status=exc.status)
     if key == "review" and form.values().get("complete"):
-        done = gettext_lazy("Review completed; the incident may now close.")
+        done = (
+            gettext_lazy(
+                "Review completed; the requester had confirmed, so the incident is closed."
+            )
+            if incident.status == Status.CLOSED
+            else gettext_lazy("Review completed; the incident may now close.")
+        )
+    if key == "confirm" and incident.status != Status.CLOSED:
+        done = gettext_lazy(
+            "Thank you. The team closes the incident once its post-incident review is completed."
+        )
     messages.success(request, done)
     if not queries.may_see(request.user, incident.pk):
         # Given to a team outside the agent's view: their work on it is done; say where it went.
