@@ -181,3 +181,42 @@ def test_console_filters_in_place_and_assigns_in_bulk(live_server, page):
     printer.refresh_from_db()
     assert printer.assignee_id is None
     assert page.csp_violations == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_queue_keys_still_work_after_ticking_a_box_with_the_mouse(live_server, page):
+    service = ServiceFactory(name="E-mail")
+    agent = agent_in(service.team, username="ada", name="Ada Agent")
+    requester = UserFactory(roles=[Role.REQUESTER.value], name="Li Na")
+    for title in ("Mail bounces", "Mail is slow", "Calendar is empty"):
+        open_incident(requester=requester, service=service, title=title)
+    log_in(page, live_server, agent, TEXT["en"])
+    page.goto(f"{live_server.url}/incidents/")
+    rows = page.locator("table[data-queue] tbody tr")
+    boxes = page.locator('table[data-queue] tbody input[type="checkbox"]')
+
+    # A click ticks the first box and leaves the focus on it; j then moves on from its row and
+    # x ticks the next one.
+    boxes.nth(0).click()
+    assert page.evaluate("document.activeElement.type") == "checkbox"
+    page.keyboard.press("j")
+    assert "is-current" in (rows.nth(1).get_attribute("class") or "")
+    page.keyboard.press("x")
+    assert boxes.nth(1).is_checked()
+    assert page.locator("[data-bulk-count]").inner_text() == "2"
+    page.keyboard.press("k")
+    assert "is-current" in (rows.nth(0).get_attribute("class") or "")
+
+    # "/" reaches the search from a ticked box too.
+    boxes.nth(2).click()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "queue-search"
+
+    # Enter on a ticked box opens its incident.
+    page.locator("#queue-search").blur()
+    boxes.nth(2).click()
+    href = rows.nth(2).get_attribute("data-href")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{href}")
+    assert page.csp_violations == []

@@ -153,12 +153,19 @@
 
   // --- the incident queue ----------------------------------------------------------------
 
+  // Boxes, radios and buttons take no text: a key pressed while one has the focus (after a
+  // click on a row's checkbox, say) is still a shortcut of the queue.
+  var UNTYPED_INPUTS = ["checkbox", "radio", "button", "submit", "reset", "image"];
+
   function isTyping(element) {
     if (!element) {
       return false;
     }
     var tag = element.tagName;
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || element.isContentEditable;
+    if (tag === "INPUT") {
+      return UNTYPED_INPUTS.indexOf((element.getAttribute("type") || "text").toLowerCase()) < 0;
+    }
+    return tag === "TEXTAREA" || tag === "SELECT" || element.isContentEditable;
   }
 
   function queueRows() {
@@ -171,9 +178,8 @@
     if (!rows.length) {
       return;
     }
-    var index = rows.findIndex(function (row) {
-      return row.classList.contains("is-current");
-    });
+    // From the row that has the focus (a ticked box, say), else from the marked one.
+    var index = rows.indexOf(currentRow());
     var next = index < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, index + step));
     rows.forEach(function (row) {
       row.classList.remove("is-current");
@@ -244,7 +250,7 @@
       moveCurrent(-1);
     } else if (event.key === "Enter") {
       var row = currentRow();
-      if (row && !(event.target.closest && event.target.closest("a"))) {
+      if (row && !(event.target.closest && event.target.closest("a, button"))) {
         event.preventDefault();
         window.location.href = row.getAttribute("data-href");
       }
