@@ -170,7 +170,7 @@ def test_console_filters_in_place_and_assigns_in_bulk(live_server, page):
     page.keyboard.press("x")
     page.keyboard.press("j")
     page.keyboard.press("x")
-    assert page.locator("[data-bulk-count]").inner_text() == "2"
+    assert page.locator("[data-bulk-count]").inner_text() == "2 selected"
     page.select_option("#bulk-assignee", "me")
     page.get_by_role("button", name="Assign selected").click()
     page.get_by_text("2 incidents assigned.").wait_for()
@@ -204,7 +204,7 @@ def test_queue_keys_still_work_after_ticking_a_box_with_the_mouse(live_server, p
     assert "is-current" in (rows.nth(1).get_attribute("class") or "")
     page.keyboard.press("x")
     assert boxes.nth(1).is_checked()
-    assert page.locator("[data-bulk-count]").inner_text() == "2"
+    assert page.locator("[data-bulk-count]").inner_text() == "2 selected"
     page.keyboard.press("k")
     assert "is-current" in (rows.nth(0).get_attribute("class") or "")
 
@@ -219,4 +219,20 @@ def test_queue_keys_still_work_after_ticking_a_box_with_the_mouse(live_server, p
     href = rows.nth(2).get_attribute("data-href")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**{href}")
+    assert page.csp_violations == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("lang", "two_ticked"), [("en", "2 selected"), ("zh-hans", "已选 2 个")])
+def test_bulk_bar_counts_the_ticks_in_the_readers_language(live_server, page, lang, two_ticked):
+    service = ServiceFactory(name="E-mail")
+    agent = agent_in(service.team, username="ada", name="Ada Agent", language=lang)
+    requester = UserFactory(roles=[Role.REQUESTER.value], name="Li Na")
+    for title in ("Mail bounces", "Mail is slow"):
+        open_incident(requester=requester, service=service, title=title)
+    log_in(page, live_server, agent, TEXT[lang])
+    page.goto(f"{live_server.url}/incidents/")
+    page.locator("[data-check-all]").click()
+    assert page.locator("[data-bulk-count]").inner_text() == two_ticked
     assert page.csp_violations == []

@@ -628,6 +628,21 @@ def test_bulk_assign_needs_ticks_and_a_target(client_for, desk_agent, incident):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lang", "none_ticked", "phrase"),
+    [("en", "0 selected", "%(n)s selected"), ("zh-hans", "已选 0 个", "已选 %(n)s 个")],
+)
+def test_bulk_bar_counts_in_one_translated_phrase(
+    client_for, desk_agent, incident, lang, none_ticked, phrase
+):
+    desk_agent.language = lang
+    desk_agent.save(update_fields=["language"])
+    body = client_for(desk_agent).get(url("incidents:queue")).content.decode()
+    # The number sits in the phrase where the language puts it; the script fills it in.
+    assert f'data-bulk-count="{phrase}">{none_ticked}</p>' in body
+
+
+@pytest.mark.django_db
 def test_requester_cannot_bulk_assign(client_for, requester, incident):
     response = client_for(requester).post(
         url("incidents:bulk-assign"), {"number": [incident.number], "assignee": "me"}

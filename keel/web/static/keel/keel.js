@@ -9,7 +9,8 @@
  *   data-other-zone      a time-zone select whose "other" choice shows [data-other-zone-field]
  *   data-queue           the incident queue: j/k move, Enter opens, x ticks, / searches
  *   data-check-all       a checkbox that ticks every row of its table
- *   data-bulk            a form whose [data-bulk-count] counts the boxes ticked for it
+ *   data-bulk            a form whose [data-bulk-count] counts the boxes ticked for it; the
+ *                        attribute's value is the translated phrase, "%(n)s" standing for the number
  * Everything works without this file; it only makes the pages nicer to use.
  */
 (function () {
@@ -210,7 +211,9 @@
     var ticked = document.querySelectorAll('input[type="checkbox"][form="' + form.id + '"]:checked').length;
     var count = form.querySelector("[data-bulk-count]");
     if (count) {
-      count.textContent = String(ticked);
+      // One translated phrase with the number in its place ("2 selected", "已选 2 个").
+      var phrase = count.getAttribute("data-bulk-count") || "%(n)s";
+      count.textContent = phrase.replace("%(n)s", String(ticked));
     }
     form.classList.toggle("has-selection", ticked > 0);
     var all = document.querySelector("[data-check-all]");
