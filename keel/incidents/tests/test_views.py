@@ -846,6 +846,23 @@ def test_assignee_options_follow_the_team(client_for, desk_agent, service):
 
 
 @pytest.mark.django_db
+def test_bulk_assignee_options_offer_me_only_in_my_own_team(client_for, desk_agent, service):
+    other_team = ServiceFactory(name="Printers").team
+    colleague = agent_in(other_team, name="Bo Printer")
+    client = client_for(desk_agent)
+    me = '<option value="me">Me</option>'
+
+    mine = client.get(url("incidents:assignee-options"), {"team": service.team.pk, "bulk": "1"})
+    theirs = client.get(url("incidents:assignee-options"), {"team": other_team.pk, "bulk": "1"})
+    each_own = client.get(url("incidents:assignee-options"), {"team": "", "bulk": "1"})
+
+    assert me in mine.content.decode()
+    assert me not in theirs.content.decode()
+    assert f'<option value="{colleague.pk}">Bo Printer</option>' in theirs.content.decode()
+    assert me in each_own.content.decode()
+
+
+@pytest.mark.django_db
 def test_agent_comments_internally_and_logs_work(client_for, desk_agent, incident, requester):
     client = client_for(desk_agent)
     client.post(act(incident, "comment"), {"body": "Check BIOS.", "visibility": "internal"})

@@ -171,7 +171,11 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def assignee_options(request: HttpRequest) -> HttpResponse:
-    """``<option>``s of a team's members, when the team of an assignment form changes (htmx)."""
+    """``<option>``s of a team's members, when the team of an assignment form changes (htmx).
+
+    The bulk form also offers "Me": with no team chosen (each incident keeps its own), or when
+    the viewer is a member of the chosen one (only members may be assigned).
+    """
     require_agent(request)
     team = request.GET.get("team", "")
     members = (
@@ -181,8 +185,11 @@ def assignee_options(request: HttpRequest) -> HttpResponse:
         if team.isdigit()
         else User.objects.none()
     )
+    offer_me = request.GET.get("bulk") == "1" and (
+        team == "" or (team.isdigit() and int(team) in team_ids_of(request.user))
+    )
     return render(
         request,
         "incidents/_assignee_options.html",
-        {"members": members, "bulk": request.GET.get("bulk") == "1"},
+        {"members": members, "offer_me": offer_me},
     )
