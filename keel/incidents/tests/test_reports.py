@@ -256,3 +256,23 @@ def test_the_report_page_filters_by_where_incidents_were_recorded(service, agent
     assert figure.format(2) in everything
     assert figure.format(1) in imported
     assert figure.format(1) in own
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lang", "median", "mean"),
+    [("en", "1 h 15 min", "17 h 6 min"), ("zh-hans", "1 小时 15 分钟", "17 小时 6 分钟")],
+)
+def test_the_report_page_shows_times_to_resolve_as_durations(
+    service, agent, client_for, lang, median, mean
+):
+    for hours in (0.06, 1.25, 50):
+        make_incident(service, hours=hours)
+    agent.language = lang
+    agent.save(update_fields=["language"])
+
+    page = client_for(agent).get("/incidents/reports/").content.decode()
+
+    figure = '<div class="stat" data-figure="{}"><span class="stat-value">{}</span>'
+    assert figure.format("median", median) in page
+    assert figure.format("mean", mean) in page

@@ -320,7 +320,7 @@ def test_the_report_shows_the_figures_and_chart_data(client_for, desk_agent, inc
     response = client_for(desk_agent).get(REPORTS)
     page = response.content.decode()
     assert response.context["figures"].median_hours_to_resolve == pytest.approx(3.0)
-    assert "3.00 h" in page
+    assert '<span class="stat-value">3 h</span>' in page
     assert "50.0 %" in page
     assert 'id="report-data"' in page
     assert 'id="priority-chart"' in page
