@@ -76,7 +76,10 @@ class CIRef(Schema):
 
 
 class SlaOut(Schema):
-    state: str = Field(description="ok, warning, breached, paused, met or missed.")
+    state: str = Field(
+        description="ok, warning, breached, paused, met, missed, or na (withdrawn before the "
+        "target was missed)."
+    )
     deadline: Timestamp | None
     seconds_left: int | None
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from keel.catalog import queries as catalog
 from keel.core import calendars
 from keel.core.calendar import CalendarSpec, add_business_minutes, business_minutes_between
+from keel.incidents.lifecycle import Status
 
 WARN_FRACTION = 0.75
 
@@ -67,6 +68,7 @@ class State:
     PAUSED = "paused"
     MET = "met"
     MISSED = "missed"
+    NOT_APPLICABLE = "na"  # withdrawn before the target was missed: nothing was owed
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ def resolution_clock(incident, now: datetime) -> Clock:
     """The resolution clock, from stored fields only (no queries), for lists and pages."""
     if incident.resolve_by is None:
         return Clock(State.OK, None, None)
+    if incident.status == Status.CANCELLED and not incident.resolution_breached:
+        return Clock(State.NOT_APPLICABLE, incident.resolve_by, None)
     if not incident.is_open:
         done = incident.resolved_at or incident.closed_at or incident.cancelled_at
         met = done is not None and done <= incident.resolve_by and not incident.resolution_breached

@@ -62,6 +62,8 @@ def _clock_text(clock: sla.Clock) -> str:
         return _("Met")
     if clock.state == sla.State.MISSED:
         return _("Missed")
+    if clock.state == sla.State.NOT_APPLICABLE:
+        return _("Not applicable")
     if clock.seconds_left is None:
         return _("No target")
     if clock.seconds_left < 0:
@@ -76,6 +78,7 @@ SLA_STATE_LABELS = {
     sla.State.PAUSED: gettext_lazy("Paused"),
     sla.State.MET: gettext_lazy("Met"),
     sla.State.MISSED: gettext_lazy("Missed"),
+    sla.State.NOT_APPLICABLE: gettext_lazy("Not applicable"),
 }
 
 
@@ -83,6 +86,12 @@ def response_clock(incident: Any, now: datetime) -> sla.Clock:
     """The response clock: met or missed once someone answered, else running against respond_by."""
     if incident.respond_by is None:
         return sla.Clock(sla.State.OK, None, None)
+    if (
+        incident.status == Status.CANCELLED
+        and incident.first_response_at is None
+        and not incident.response_breached
+    ):
+        return sla.Clock(sla.State.NOT_APPLICABLE, incident.respond_by, None)
     if incident.first_response_at is not None or not incident.is_open:
         missed = incident.response_breached or (
             incident.first_response_at is not None

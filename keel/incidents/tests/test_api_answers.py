@@ -219,6 +219,7 @@ def test_the_list_answers_page_by_page_as_it_did_from_model_instances(
         "paused",
         "met",
         "missed",
+        "na",  # withdrawn
     }
     assert sum(i["resolve_by"] is None for i in listed) == 2
     with translation.override("zh-hans"):

@@ -459,6 +459,7 @@ def test_the_clock_is_paused_on_hold(incident, desk, clock):
 def test_a_resolution_after_the_deadline_shows_as_missed():
     done = SimpleNamespace(
         resolve_by=shanghai(5, 16),
+        status="closed",
         is_open=False,
         resolved_at=shanghai(5, 17),
         closed_at=None,
@@ -467,6 +468,17 @@ def test_a_resolution_after_the_deadline_shows_as_missed():
     )
 
     assert sla.resolution_clock(done, shanghai(6, 9)).state == State.MISSED
+
+
+def test_a_withdrawn_incident_owed_nothing_unless_its_target_was_already_missed(
+    incident, requester, clock
+):
+    clock.now = shanghai(3, 11)
+    withdrawn = actions.cancel(actor=requester, incident=incident, reason="It works again")
+
+    assert sla.resolution_clock(withdrawn, shanghai(20, 9)).state == State.NOT_APPLICABLE
+    withdrawn.resolution_breached = True  # the sweep had marked it before the withdrawal
+    assert sla.resolution_clock(withdrawn, shanghai(20, 9)).state == State.MISSED
 
 
 def test_an_incident_without_deadlines_shows_ok():

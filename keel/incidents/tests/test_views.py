@@ -388,6 +388,10 @@ def test_requester_withdraws_their_new_incident(client_for, requester, incident)
     )
     assert response.status_code == 302
     assert refreshed(incident).status == Status.CANCELLED
+    page = client_for(requester).get(detail(incident)).content.decode()
+    assert page.count('class="sla sla-na"') >= 3  # the header and both targets: nothing was owed
+    assert 'class="sla sla-met"' not in page
+    assert "Not applicable" in page
 
 
 # --- attachments ---------------------------------------------------------------------------
