@@ -116,7 +116,8 @@ def log_work(
         incident, actor, EventKind.WORKLOG, now, body=body, public=public, minutes=minutes
     )
     fields: list[str] = []
-    _note_first_response(incident, actor, now, fields)
+    if public:  # like a note: work the requester cannot see does not answer them
+        _note_first_response(incident, actor, now, fields)
     _touch(incident, fields, now)
     audit.record(
         actor, "incident.work_logged", incident, changes={"minutes": [None, minutes]}, at=now

@@ -384,6 +384,17 @@ def test_an_internal_note_is_not_a_response(incident, desk, clock):
     assert fresh(incident).first_response_at is None
 
 
+def test_internal_work_is_not_a_response_and_work_shown_to_the_requester_is(incident, desk, clock):
+    actions.log_work(actor=desk, incident=incident, minutes=5, body="Checked the logs")
+    assert fresh(incident).first_response_at is None
+
+    clock.set(shanghai(3, 11))
+    actions.log_work(
+        actor=desk, incident=fresh(incident), minutes=5, body="Replaced the cable", public=True
+    )
+    assert fresh(incident).first_response_at == shanghai(3, 11)
+
+
 def test_a_public_reply_from_an_agent_is_a_response(incident, desk, clock):
     clock.set(shanghai(3, 11))
 
