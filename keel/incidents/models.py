@@ -283,6 +283,14 @@ class Incident(models.Model):
         return f"P{self.priority}"
 
 
+# Audiences of a major incident's stakeholder updates that are stored as keys, so that each
+# reader sees them in their own language; any other audience is stored as written.
+AUDIENCES = {
+    "stakeholders": _("stakeholders"),
+    "service_users": _("All users of the service"),
+}
+
+
 class EventKind(models.TextChoices):
     CREATED = "created", _("Recorded")
     COMMENT = "comment", _("Comment")

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from keel.core.errors import NotFound
 from keel.incidents import actions, queries
 from keel.incidents.forms._base import IncidentForm, agents, people_choices, textarea
-from keel.incidents.models import Incident
+from keel.incidents.models import AUDIENCES, Incident
 
 
 class MajorForm(IncidentForm):
@@ -40,7 +40,7 @@ class CommunicateForm(IncidentForm):
     audience = forms.CharField(
         label=gettext_lazy("To"),
         max_length=200,
-        initial=gettext_lazy("All users of the service"),
+        initial=AUDIENCES["service_users"],
     )
     body = forms.CharField(
         label=gettext_lazy("Update"),
@@ -48,6 +48,14 @@ class CommunicateForm(IncidentForm):
         widget=textarea(3),
         help_text=gettext_lazy("What is known, what is being done, when the next update comes."),
     )
+
+    def clean_audience(self) -> str:
+        """A suggested audience, as offered in the reader's language, is kept as its key."""
+        audience = self.cleaned_data["audience"].strip()
+        for key, label in AUDIENCES.items():
+            if audience.casefold() in {str(label).casefold(), key}:
+                return key
+        return audience
 
 
 class LinkForm(IncidentForm):

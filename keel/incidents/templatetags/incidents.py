@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from keel.catalog.priority import PRIORITY_LABELS
 from keel.incidents import sla
 from keel.incidents.lifecycle import HoldReason, Status
-from keel.incidents.models import Channel, EventKind, ResolutionCode
+from keel.incidents.models import AUDIENCES, Channel, EventKind, ResolutionCode
 
 register = template.Library()
 
@@ -254,6 +254,12 @@ ESCALATIONS = {
 }
 
 
+@register.filter
+def audience(value: str | None) -> str:
+    """Who a stakeholder update went to, in the reader's language where it is a suggested one."""
+    return str(AUDIENCES.get(value or "", value or "—"))
+
+
 @register.simple_tag
 def event_line(event: Any) -> SafeString:
     """One sentence saying what an event in the timeline did (its text is shown below it)."""
@@ -327,7 +333,7 @@ def event_line(event: Any) -> SafeString:
         return format_html("{}", ESCALATIONS.get(data.get("kind"), _("Escalated.")))
     if kind == EventKind.COMMUNICATION:
         return format_html(
-            "{}", _("Update to %(audience)s") % {"audience": data.get("audience", "")}
+            "{}", _("Update to %(audience)s") % {"audience": audience(data.get("audience"))}
         )
     if kind == EventKind.RATING:
         return format_html("{} {}", _("Rated the service"), stars(data.get("rating")))

@@ -1036,6 +1036,31 @@ def test_the_requester_confirms_a_major_incident_before_its_review_and_is_told_w
 
 
 @pytest.mark.django_db
+def test_a_suggested_audience_reads_in_each_reader_s_language_and_a_typed_one_as_written(
+    client_for, lead, desk_agent, requester, service
+):
+    major = open_incident(requester=requester, service=service, impact=1, urgency=1)
+    actions.declare_major(actor=lead, incident=major, manager=lead)
+    lead.language = "zh-hans"
+    lead.save(update_fields=["language"])
+    client = client_for(lead)
+    form = client.get(detail(major)).content.decode()
+    assert 'value="该服务的所有用户"' in form  # offered in the author's language
+
+    client.post(act(major, "communicate"), {"audience": "该服务的所有用户", "body": "正在处理。"})
+    client.post(act(major, "communicate"), {"audience": "Finance team", "body": "ETA 11:00."})
+
+    stored = [e.data["audience"] for e in IncidentEvent.objects.filter(kind="communication")]
+    assert stored == ["service_users", "Finance team"]
+    english = client_for(desk_agent).get(detail(major)).content.decode()
+    assert "Update to All users of the service" in english
+    assert "<strong>All users of the service</strong>" in english
+    assert "Update to Finance team" in english
+    chinese = client.get(detail(major)).content.decode()
+    assert "发布通报（对象：该服务的所有用户）" in chinese
+
+
+@pytest.mark.django_db
 def test_agent_cannot_declare_a_major_incident(client_for, desk_agent, incident):
     assert (
         "Declare a major incident"
