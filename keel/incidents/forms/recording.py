@@ -159,6 +159,10 @@ class RecordForm(ReportForm):
     def __init__(self, *args: Any, viewer: Any, **kwargs: Any) -> None:
         super().__init__(*args, viewer=viewer, **kwargs)
         self.fields["channel"].choices = [(c.value, c.label) for c in AGENT_CHANNELS]
+        self.fields["description"].help_text = _(
+            "What they were doing, what they expected, any error message, what you tried. "
+            "Markdown is supported."
+        )
         # Suggestions while typing (htmx fills the datalist); typing the name in full works without.
         self.fields["requester"].widget.attrs.update(
             {

@@ -672,6 +672,25 @@ def test_agent_records_an_incident_for_a_caller(client_for, desk_agent, requeste
 
 
 @pytest.mark.django_db
+def test_the_recording_form_speaks_of_the_requester_to_the_agent_and_to_the_requester_as_you(
+    client_for, desk_agent, requester, service
+):
+    agent_page = client_for(desk_agent).get(url("incidents:record")).content.decode()
+    portal_page = client_for(requester).get(url("portal:report")).content.decode()
+
+    for said_to_the_requester in (
+        "You can add comments and files.",
+        "What you were doing",
+        "how soon it hurts your work",
+    ):
+        assert said_to_the_requester not in agent_page
+        assert said_to_the_requester in portal_page
+    assert "The requester gets the number" in agent_page
+    assert "What they were doing, what they expected" in agent_page
+    assert "how soon it hurts the requester" in agent_page
+
+
+@pytest.mark.django_db
 def test_recording_for_an_unknown_person_names_the_field(client_for, desk_agent, service):
     data = report_data(service, requester="nobody@example.com", channel="walk_in")
     response = client_for(desk_agent).post(url("incidents:record"), data)
