@@ -244,6 +244,26 @@ def _record_step(
     )
 
 
+def _close_resolved(
+    incident: Incident,
+    actor: Any,
+    now: datetime,
+    action: str,
+    *,
+    fields: list[str] | None = None,
+    text: str = "",
+    **details: Any,
+) -> None:
+    """Close a resolved incident: its time, status and line (``fields``: others set already)."""
+    fields = [*(fields or []), "closed_at"]
+    incident.closed_at = now
+    _set_status(incident, Status.CLOSED, fields)
+    _save(incident, fields, now)
+    _record_step(
+        incident, actor, now, action, old=Status.RESOLVED, new=Status.CLOSED, text=text, **details
+    )
+
+
 def _resume(actor: Any, incident: Incident, note: str) -> Incident:
     now = timezone.now()
     fields = ["hold_reason"]

@@ -13,10 +13,9 @@ from keel.core.errors import Conflict, FieldError, InvalidTransition
 from keel.core.permissions import require
 from keel.incidents import lifecycle, notify
 from keel.incidents.actions._base import (
+    _close_resolved,
     _event,
-    _record_step,
     _save,
-    _set_status,
     _text,
 )
 from keel.incidents.lifecycle import Status
@@ -150,26 +149,11 @@ def save_review(
         at=now,
     )
     if complete and incident.status == Status.RESOLVED and incident.confirmed_at is not None:
-        _close_confirmed(incident, actor, now)
+        # The requester confirmed while the review was open: it closes now.
+        _close_resolved(
+            incident, actor, now, "incident.closed", confirmed=True, review_completed=True
+        )
     return review
-
-
-def _close_confirmed(incident: Incident, actor: Any, now: Any) -> None:
-    """Close a major incident the requester confirmed while its review was still open."""
-    fields = ["closed_at"]
-    incident.closed_at = now
-    _set_status(incident, Status.CLOSED, fields)
-    _save(incident, fields, now)
-    _record_step(
-        incident,
-        actor,
-        now,
-        "incident.closed",
-        old=Status.RESOLVED,
-        new=Status.CLOSED,
-        confirmed=True,
-        review_completed=True,
-    )
 
 
 @transaction.atomic

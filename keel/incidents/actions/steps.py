@@ -16,6 +16,7 @@ from keel.incidents import lifecycle, notify
 from keel.incidents.actions._base import (
     _apply_rating,
     _check_version,
+    _close_resolved,
     _event,
     _note_first_response,
     _pause,
@@ -279,21 +280,10 @@ def confirm(
             awaiting_review=True,
         )
         return incident
-    fields = ["closed_at"]
-    incident.closed_at = now
-    _set_status(incident, Status.CLOSED, fields)
+    fields = []
     if rating is not None:
         _apply_rating(incident, actor, rating, comment, now, fields)
-    _save(incident, fields, now)
-    _record_step(
-        incident,
-        actor,
-        now,
-        "incident.confirmed",
-        old=Status.RESOLVED,
-        new=Status.CLOSED,
-        confirmed=True,
-    )
+    _close_resolved(incident, actor, now, "incident.confirmed", fields=fields, confirmed=True)
     return incident
 
 
@@ -302,20 +292,8 @@ def close(*, actor: Any, incident: Incident, reason: str = "") -> Incident:
     """Close a resolved incident nobody confirmed within the period (the auto-close task)."""
     _require_step(actor, incident, "close")
     _require_review_done(incident)
-    now = timezone.now()
-    fields = ["closed_at"]
-    incident.closed_at = now
-    _set_status(incident, Status.CLOSED, fields)
-    _save(incident, fields, now)
-    _record_step(
-        incident,
-        actor,
-        now,
-        "incident.closed",
-        old=Status.RESOLVED,
-        new=Status.CLOSED,
-        text=reason,
-        confirmed=False,
+    _close_resolved(
+        incident, actor, timezone.now(), "incident.closed", text=reason, confirmed=False
     )
     return incident
 
